@@ -1,0 +1,142 @@
+// gradpool-train: one training rank. Run by a worker, by mpirun/srun, or by hand:
+//   gradpool-train --config job.yaml [--set lora.r=8 ...] [--device cuda:0]
+//   gradpool-train init-model --preset tiny-llama --out models/tiny
+//   gradpool-train make-dataset --out data.jsonl /usr/share/games/fortunes/*
+//   gradpool-train demo
+#include <unistd.h>
+
+#include <filesystem>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/error.h"
+#include "common/job_spec.h"
+#include "worker/train/init_model.h"
+#include "worker/train/text_import.h"
+#include "worker/train/trainer.h"
+
+namespace gradpool {
+namespace {
+
+// The demo's job: LoRA on a tiny random Llama over the fortunes of Debian's `fortunes` package.
+constexpr const char* kDemoSpec = R"(name: fortunes-demo
+model: runs/demo/model
+dataset: runs/demo/fortunes.jsonl
+format: text
+seq_len: 128
+lora: {r: 16, alpha: 32, dropout: 0.0, target_modules: all-linear}
+optimizer: {lr: 3.0e-3, weight_decay: 0.0, warmup_steps: 5, schedule: cosine, clip_grad_norm: 1.0}
+batch: {global: 16, micro: 8}
+steps: 60
+precision: auto
+checkpoint_every: 20
+log_every: 5
+output: runs/demo/output
+)";
+
+int train(const std::string& config_path, const std::vector<std::string>& overrides,
+          const TrainerOptions& options) {
+  const JobSpec spec = load_job_spec(config_path, overrides);
+  install_stop_signal_handlers();
+  Trainer trainer(spec, options);
+  return trainer.run() == TrainOutcome::kFinished ? 0 : 128 + SIGTERM;
+}
+
+int demo(const TrainerOptions& options) {
+  namespace fs = std::filesystem;
+  const std::string fortunes_dir = "/usr/share/games/fortunes";
+  const JobSpec spec = parse_job_spec(kDemoSpec, "the embedded demo spec");
+  if (!fs::exists(spec.dataset)) {
+    std::vector<std::string> inputs;
+    if (fs::is_directory(fortunes_dir))
+      for (const auto& entry : fs::directory_iterator(fortunes_dir))
+        if (entry.is_regular_file() && entry.path().extension().empty())
+          inputs.push_back(entry.path().string());
+    if (inputs.empty())
+      fail("{}: no fortune files; install Debian's 'fortunes' package (scripts/setup.sh does)",
+           fortunes_dir);
+    std::sort(inputs.begin(), inputs.end());
+    fs::create_directories(fs::path(spec.dataset).parent_path());
+    convert_text_records_to_jsonl(inputs, "%", spec.dataset);
+    spdlog::info("demo: wrote {} from {} fortune files", spec.dataset, inputs.size());
+  }
+  if (!fs::exists(spec.model + "/config.json")) {
+    init_model(find_preset("tiny-llama").config, spec.model, 0, "");
+    spdlog::info("demo: wrote a random tiny-llama checkpoint to {}", spec.model);
+  }
+  install_stop_signal_handlers();
+  Trainer trainer(spec, options);
+  return trainer.run() == TrainOutcome::kFinished ? 0 : 128 + SIGTERM;
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"gradpool-train: LoRA fine-tuning of Hugging Face checkpoints (one rank)"};
+  app.require_subcommand(0, 1);
+  TrainerOptions options;
+  options.interactive = ::isatty(::fileno(stdout));
+  std::string config_path;
+  std::vector<std::string> overrides;
+  bool no_resume = false;
+  auto add_run_flags = [&](CLI::App* cmd) {
+    cmd->add_option("--device", options.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+    cmd->add_flag("--no-resume", no_resume, "start over even if the output holds a checkpoint");
+  };
+  app.add_option("-c,--config", config_path, "job spec (YAML)")->check(CLI::ExistingFile);
+  app.add_option("--set", overrides, "override a spec field: --set lora.r=8 (repeatable)");
+  add_run_flags(&app);
+
+  auto* init = app.add_subcommand("init-model", "write a randomly initialised HF checkpoint");
+  std::string preset = "tiny-llama", out_dir, tokenizer;
+  uint64_t seed = 0;
+  init->add_option("--preset", preset, "model shape")->capture_default_str();
+  init->add_option("--out", out_dir, "output directory")->required();
+  init->add_option("--tokenizer", tokenizer, "tokenizer.json to copy (default: byte-level)");
+  init->add_option("--seed", seed, "random seed")->capture_default_str();
+
+  auto* make_dataset = app.add_subcommand(
+      "make-dataset", "turn plain-text record files (fortune format) into {\"text\"} JSONL");
+  std::vector<std::string> inputs;
+  std::string separator = "%", jsonl_out;
+  make_dataset->add_option("inputs", inputs, "text files")->required()->check(CLI::ExistingFile);
+  make_dataset->add_option("--out", jsonl_out, "output .jsonl")->required();
+  make_dataset->add_option("--separator", separator, "record separator line")->capture_default_str();
+
+  auto* demo_cmd = app.add_subcommand("demo", "LoRA-train a tiny model on Debian's fortunes");
+  add_run_flags(demo_cmd);
+
+  CLI11_PARSE(app, argc, argv);
+  options.resume = !no_resume;
+  if (*init) {
+    const ModelPreset& chosen = find_preset(preset);
+    init_model(chosen.config, out_dir, seed, tokenizer);
+    spdlog::info("wrote a random {} checkpoint ({}) to {}", chosen.name, chosen.description,
+                 out_dir);
+    return 0;
+  }
+  if (*make_dataset) {
+    convert_text_records_to_jsonl(inputs, separator, jsonl_out);
+    return 0;
+  }
+  if (*demo_cmd) return demo(options);
+  if (config_path.empty()) {
+    std::fputs(app.help().c_str(), stderr);
+    return 2;
+  }
+  return train(config_path, overrides, options);
+}
+
+}  // namespace
+}  // namespace gradpool
+
+int main(int argc, char** argv) {
+  try {
+    return gradpool::run(argc, argv);
+  } catch (const gradpool::Error& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    spdlog::critical("internal error: {}", e.what());
+    return 70;
+  }
+}

@@ -1,0 +1,70 @@
+#include "worker/train/train_step.h"
+
+namespace gradpool {
+
+int64_t count_label_tokens(const at::Tensor& labels) {
+  return labels.narrow(1, 1, labels.size(1) - 1).ne(-100).sum().item<int64_t>();
+}
+
+StepRunner::StepRunner(CausalLM& model, LoraAdapter& adapter, AdamW& optimizer,
+                       double clip_grad_norm, GradientReducer reducer)
+    : model_(model),
+      adapter_(adapter),
+      optimizer_(optimizer),
+      clip_grad_norm_(clip_grad_norm),
+      reducer_(std::move(reducer)) {
+  scaler_.enabled = model.options().dtype == at::kHalf;
+}
+
+StepResult StepRunner::run(const std::vector<MicroBatch>& micro_batches, double lr) {
+  const at::Device device = model_.options().device;
+  const double scale = scaler_.enabled ? scaler_.scale : 1.0;
+  adapter_.zero_grad();
+
+  // Accumulate locally: no communication and no host round trip per micro-batch.
+  int64_t local_tokens = 0;
+  at::Tensor loss_sum = at::zeros({}, adapter_.grads().options());
+  for (const MicroBatch& batch : micro_batches) {
+    local_tokens += count_label_tokens(batch.labels);  // CPU tensors: no device sync
+    const at::Tensor ids = batch.input_ids.to(device, /*non_blocking=*/true);
+    const at::Tensor labels = batch.labels.to(device, /*non_blocking=*/true);
+    const at::Tensor loss = causal_lm_loss_sum(model_.forward(ids, /*training=*/true), labels);
+    (scaler_.enabled ? loss * scale : loss).backward();
+    loss_sum += loss.detach();
+  }
+
+  // One reduction of [grads…, token count, loss sum], then a single division by the global count.
+  at::Tensor& grads = adapter_.grads();
+  const int64_t n = grads.numel();
+  if (!reduce_buffer_.defined()) reduce_buffer_ = at::empty({n + 2}, grads.options());
+  reduce_buffer_.narrow(0, 0, n).copy_(grads);
+  reduce_buffer_.narrow(0, n, 1).fill_(static_cast<double>(local_tokens));
+  reduce_buffer_.narrow(0, n + 1, 1).copy_(loss_sum.view({1}));
+  if (reducer_) reducer_(reduce_buffer_);
+  const at::Tensor totals = reduce_buffer_.narrow(0, n, 2).to(at::kCPU);
+  StepResult result;
+  result.label_tokens = static_cast<int64_t>(totals[0].item<double>());
+  const double divisor = std::max<int64_t>(1, result.label_tokens);
+  result.loss = totals[1].item<double>() / divisor;
+  grads.copy_(reduce_buffer_.narrow(0, 0, n)).div_(divisor * scale);
+
+  const at::Tensor norm = clip_grad_norm(grads, clip_grad_norm_);
+  result.grad_norm = norm.item<double>();
+  if (scaler_.enabled) {
+    if (!std::isfinite(result.grad_norm)) {
+      scaler_.scale /= 2;
+      scaler_.clean_steps = 0;
+      ++scaler_.skipped_steps;
+      result.skipped = true;
+      return result;
+    }
+    if (++scaler_.clean_steps >= scaler_.growth_interval) {
+      scaler_.scale *= 2;
+      scaler_.clean_steps = 0;
+    }
+  }
+  optimizer_.step(adapter_.params(), grads, lr);
+  return result;
+}
+
+}  // namespace gradpool
