@@ -4,11 +4,11 @@
 #   scripts/setup.sh            install + build (Release) into build/
 #   GRADPOOL_SKIP_APT=1 ...     build only
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
-  libtorch-dev libgloo-dev
+  libtorch-dev libgloo-dev libopenblas0-openmp
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   prometheus-cpp-dev prometheus
   libopenmpi-dev openmpi-bin

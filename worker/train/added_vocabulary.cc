@@ -7,14 +7,16 @@
 #include "worker/train/pattern.h"
 #include "worker/train/utf8.h"
 
-namespace gradpool {
+namespace gradpool::tok {
 
 namespace {
 
 // Rust's `c.is_alphanumeric() || c == '_'` on one character, for single_word tokens.
 bool is_word_char(std::string_view character) {
   static const Pattern word = Pattern::regex(R"(^[\p{Alphabetic}\p{N}_]$)");
-  return word.find_matches(character)[0].is_match;
+  bool matched = false;
+  word.for_each_span(character, [&matched](const Span& span) { matched |= span.is_match; });
+  return matched;
 }
 
 bool ends_with_word(std::string_view text) {
@@ -93,6 +95,7 @@ std::vector<AddedVocabulary::Match> AddedVocabulary::find(const std::string& tex
     if (token.single_word &&
         (ends_with_word(view.substr(0, begin)) || starts_with_word(view.substr(end))))
       continue;
+    // A previous token's rstrip may already have taken the spaces this lstrip wants.
     if (token.lstrip) begin = std::max(trailing_space_start(view.substr(0, begin)), start_offset);
     if (token.rstrip) end += leading_space_length(view.substr(end));
     if (start_offset < begin) matches.push_back({nullptr, start_offset, begin});
@@ -113,13 +116,15 @@ void AddedVocabulary::split(const std::string& text, const Normalizer* normalize
     std::string stretch = text.substr(outer.begin, outer.end - outer.begin);
     if (normalizer) normalizer->normalize(stretch);
     for (const Match& inner : find(stretch, normalized_)) {
+      const bool at_start = outer.begin == 0 && inner.begin == 0;
       if (inner.token)
         sink(Segment{inner.token->id, Piece{}});
+      else if (inner.begin == 0 && inner.end == stretch.size())  // the common case: no copy
+        sink(Segment{-1, Piece{std::move(stretch), at_start}});
       else
-        sink(Segment{-1, Piece{stretch.substr(inner.begin, inner.end - inner.begin),
-                               outer.begin == 0 && inner.begin == 0}});
+        sink(Segment{-1, Piece{stretch.substr(inner.begin, inner.end - inner.begin), at_start}});
     }
   }
 }
 
-}  // namespace gradpool
+}  // namespace gradpool::tok

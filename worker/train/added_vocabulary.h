@@ -14,7 +14,7 @@
 
 #include "worker/train/pretokenizer.h"
 
-namespace gradpool {
+namespace gradpool::tok {
 
 class Normalizer;
 
@@ -67,4 +67,4 @@ class AddedVocabulary {
   Matcher normalized_;
 };
 
-}  // namespace gradpool
+}  // namespace gradpool::tok

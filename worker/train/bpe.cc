@@ -13,7 +13,7 @@
 #include "worker/train/tokenizer_json.h"
 #include "worker/train/utf8.h"
 
-namespace gradpool {
+namespace gradpool::tok {
 
 // Ids of recently encoded pieces: natural text repeats its words, and the merge loop is the
 // costly part of encoding. Sharded locks keep threads from queueing on one mutex. Like
@@ -73,7 +73,7 @@ std::unique_ptr<BpeModel> BpeModel::from_json(const JsonNode& node) {
   std::unique_ptr<BpeModel> model(new BpeModel());
   for (const auto& [token, id_node] : node.at("vocab").members()) {
     const int64_t id = id_node.integer();
-    if (id < 0 || id > std::numeric_limits<int32_t>::max())
+    if (id < 0 || id >= std::numeric_limits<int32_t>::max())
       id_node.fail(fmt::format("id {} out of range", id));
     model->vocab_.emplace(token, static_cast<int32_t>(id));
     model->tokens_[static_cast<int32_t>(id)] = token;
@@ -107,10 +107,10 @@ std::unique_ptr<BpeModel> BpeModel::from_json(const JsonNode& node) {
     }
     if (right.size() < prefix_length)
       merge.fail(fmt::format("'{}' is shorter than continuing_subword_prefix", right));
-    const MergeTarget target{rank++, id_of(merge, left + right.substr(prefix_length))};
     const uint64_t key = static_cast<uint64_t>(id_of(merge, left)) << 32 |
                          static_cast<uint32_t>(id_of(merge, right));
-    model->merges_[key] = target;  // a repeated pair keeps its last rank, as in tokenizers
+    // A repeated pair keeps its last rank, as in tokenizers.
+    model->merges_[key] = MergeTarget{rank++, id_of(merge, left + right.substr(prefix_length))};
   }
 
   if (auto unk = node.find("unk_token")) model->unk_id_ = id_of(*unk, unk->str());
@@ -234,4 +234,4 @@ void BpeModel::tokenize(const std::string& piece, std::vector<int32_t>& ids) con
   if (cacheable) cache_->insert(piece, std::vector<int32_t>(ids.begin() + first, ids.end()));
 }
 
-}  // namespace gradpool
+}  // namespace gradpool::tok

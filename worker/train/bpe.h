@@ -12,7 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace gradpool {
+namespace gradpool::tok {
 
 class JsonNode;
 
@@ -60,4 +60,4 @@ class BpeModel {
   std::unique_ptr<WordCache> cache_;
 };
 
-}  // namespace gradpool
+}  // namespace gradpool::tok

@@ -4,7 +4,7 @@
 
 #include "worker/train/utf8.h"
 
-namespace gradpool::byte_level {
+namespace gradpool::tok::byte_level {
 
 namespace {
 
@@ -32,8 +32,12 @@ const Alphabet& alphabet() {
 
 }  // namespace
 
-const std::string& char_of(uint8_t byte) { return alphabet().chars[byte]; }
+const std::string& char_of(uint8_t byte) {
+  return alphabet().chars[byte];
+}
 
-int byte_of(char32_t c) { return c < alphabet().bytes.size() ? alphabet().bytes[c] : -1; }
+int byte_of(char32_t c) {
+  return c < alphabet().bytes.size() ? alphabet().bytes[c] : -1;
+}
 
-}  // namespace gradpool::byte_level
+}  // namespace gradpool::tok::byte_level

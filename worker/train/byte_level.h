@@ -6,11 +6,11 @@
 #include <cstdint>
 #include <string>
 
-namespace gradpool::byte_level {
+namespace gradpool::tok::byte_level {
 
 // UTF-8 of the character that stands for `byte`.
 const std::string& char_of(uint8_t byte);
 // The byte that code point `c` stands for, or -1 when `c` is not in the alphabet.
 int byte_of(char32_t c);
 
-}  // namespace gradpool::byte_level
+}  // namespace gradpool::tok::byte_level

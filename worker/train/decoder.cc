@@ -10,7 +10,7 @@
 #include "worker/train/tokenizer_json.h"
 #include "worker/train/utf8.h"
 
-namespace gradpool {
+namespace gradpool::tok {
 
 namespace {
 
@@ -162,7 +162,8 @@ class StripDecoder : public Decoder {
 
 class SequenceDecoder : public Decoder {
  public:
-  explicit SequenceDecoder(std::vector<std::unique_ptr<Decoder>> steps) : steps_(std::move(steps)) {}
+  explicit SequenceDecoder(std::vector<std::unique_ptr<Decoder>> steps)
+      : steps_(std::move(steps)) {}
 
   std::vector<std::string> decode_chain(std::vector<std::string> tokens) const override {
     for (const auto& step : steps_) tokens = step->decode_chain(std::move(tokens));
@@ -184,7 +185,8 @@ size_t count(const JsonNode& node) {
 std::unique_ptr<Decoder> Decoder::from_json(const JsonNode& node) {
   const std::string type = node.at("type").str();
   if (type == "ByteLevel") return std::make_unique<ByteLevelDecoder>();
-  if (type == "Metaspace") return std::make_unique<MetaspaceDecoder>(MetaspaceOptions::from_json(node));
+  if (type == "Metaspace")
+    return std::make_unique<MetaspaceDecoder>(MetaspaceOptions::from_json(node));
   if (type == "Replace")
     return std::make_unique<ReplaceDecoder>(Pattern::from_json(node.at("pattern")),
                                             node.at("content").str());
@@ -195,7 +197,8 @@ std::unique_ptr<Decoder> Decoder::from_json(const JsonNode& node) {
     const std::string character = content.str();
     if (character.empty() || utf8::sequence_length(character, 0) != character.size())
       content.fail(fmt::format("expected one character, got '{}'", character));
-    return std::make_unique<StripDecoder>(character, count(node.at("start")), count(node.at("stop")));
+    return std::make_unique<StripDecoder>(character, count(node.at("start")),
+                                          count(node.at("stop")));
   }
   if (type == "Sequence") {
     std::vector<std::unique_ptr<Decoder>> steps;
@@ -208,4 +211,4 @@ std::unique_ptr<Decoder> Decoder::from_json(const JsonNode& node) {
       type));
 }
 
-}  // namespace gradpool
+}  // namespace gradpool::tok

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace gradpool {
+namespace gradpool::tok {
 
 class JsonNode;
 
@@ -23,4 +23,4 @@ class Decoder {
   static std::unique_ptr<Decoder> from_json(const JsonNode& node);
 };
 
-}  // namespace gradpool
+}  // namespace gradpool::tok

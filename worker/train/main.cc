@@ -5,6 +5,7 @@
 //   gradpool-train demo
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 
 #include <CLI/CLI.hpp>
@@ -28,16 +29,15 @@ seq_len: 128
 lora: {r: 16, alpha: 32, dropout: 0.0, target_modules: all-linear}
 optimizer: {lr: 3.0e-3, weight_decay: 0.0, warmup_steps: 5, schedule: cosine, clip_grad_norm: 1.0}
 batch: {global: 16, micro: 8}
-steps: 60
+steps: 100
 precision: auto
 checkpoint_every: 20
-log_every: 5
+log_every: 10
 output: runs/demo/output
 )";
 
-int train(const std::string& config_path, const std::vector<std::string>& overrides,
-          const TrainerOptions& options) {
-  const JobSpec spec = load_job_spec(config_path, overrides);
+// Exit status: 0 when finished, 128 + SIGTERM when stopped by a signal after checkpointing.
+int train(const JobSpec& spec, const TrainerOptions& options) {
   install_stop_signal_handlers();
   Trainer trainer(spec, options);
   return trainer.run() == TrainOutcome::kFinished ? 0 : 128 + SIGTERM;
@@ -65,9 +65,7 @@ int demo(const TrainerOptions& options) {
     init_model(find_preset("tiny-llama").config, spec.model, 0, "");
     spdlog::info("demo: wrote a random tiny-llama checkpoint to {}", spec.model);
   }
-  install_stop_signal_handlers();
-  Trainer trainer(spec, options);
-  return trainer.run() == TrainOutcome::kFinished ? 0 : 128 + SIGTERM;
+  return train(spec, options);
 }
 
 int run(int argc, char** argv) {
@@ -123,7 +121,7 @@ int run(int argc, char** argv) {
     std::fputs(app.help().c_str(), stderr);
     return 2;
   }
-  return train(config_path, overrides, options);
+  return train(load_job_spec(config_path, overrides), options);
 }
 
 }  // namespace

@@ -8,7 +8,7 @@
 #include "worker/train/pattern.h"
 #include "worker/train/tokenizer_json.h"
 
-namespace gradpool {
+namespace gradpool::tok {
 
 namespace {
 
@@ -40,9 +40,7 @@ class ReplaceNormalizer : public Normalizer {
  public:
   ReplaceNormalizer(Pattern pattern, std::string content)
       : pattern_(std::move(pattern)), content_(std::move(content)) {}
-  void normalize(std::string& text) const override {
-    text = pattern_.replace_all(text, content_);
-  }
+  void normalize(std::string& text) const override { text = pattern_.replace_all(text, content_); }
 
  private:
   Pattern pattern_;
@@ -62,7 +60,8 @@ std::unique_ptr<Normalizer> Normalizer::from_json(const JsonNode& node) {
   if (type == "Replace")
     return std::make_unique<ReplaceNormalizer>(Pattern::from_json(node.at("pattern")),
                                                node.at("content").str());
-  node.at("type").fail(fmt::format("unsupported '{}' (supported: Sequence, Prepend, Replace)", type));
+  node.at("type").fail(
+      fmt::format("unsupported '{}' (supported: Sequence, Prepend, Replace)", type));
 }
 
-}  // namespace gradpool
+}  // namespace gradpool::tok

@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-namespace gradpool {
+namespace gradpool::tok {
 
 class JsonNode;
 
@@ -21,4 +21,4 @@ class Normalizer {
   static std::unique_ptr<Normalizer> from_json(const JsonNode& node);
 };
 
-}  // namespace gradpool
+}  // namespace gradpool::tok

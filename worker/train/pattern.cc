@@ -10,7 +10,7 @@
 #include "worker/train/tokenizer_json.h"
 #include "worker/train/utf8.h"
 
-namespace gradpool {
+namespace gradpool::tok {
 
 struct Pattern::Code {
   pcre2_code* code;
@@ -76,8 +76,8 @@ std::shared_ptr<const Pattern::Code> Pattern::compile(const std::string& text, b
                                                       std::string* error) {
   // MATCH_INVALID_UTF: invalid bytes never match instead of making every search fail.
   // MULTILINE: in Oniguruma's Ruby syntax ^ and $ always match at line boundaries.
-  const uint32_t options = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF |
-                           (literal ? PCRE2_LITERAL : PCRE2_UCP | PCRE2_MULTILINE);
+  const uint32_t options =
+      PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP | PCRE2_MULTILINE);
   const std::string source = literal ? text : onig_to_pcre2(text);
   int code_error;
   PCRE2_SIZE offset;
@@ -118,9 +118,9 @@ Pattern Pattern::regex(const std::string& regex) {
   return Pattern(std::move(code));
 }
 
-std::vector<Span> Pattern::find_matches(std::string_view text) const {
-  if (text.empty()) return {{0, 0, false}};
-  std::vector<Span> spans;
+void Pattern::for_each_span(std::string_view text,
+                            const std::function<void(const Span&)>& visit) const {
+  if (text.empty()) return visit({0, 0, false});
   MatchData data(code_->code);
   // The search loop of the `onig` crate's find_iter: an empty match right where the previous
   // match ended is skipped by moving on one character, which is what keeps the loop finite.
@@ -136,24 +136,23 @@ std::vector<Span> Pattern::find_matches(std::string_view text) const {
       continue;
     }
     search_from = last_match_end.emplace(end);
-    if (previous != begin) spans.push_back({previous, begin, false});
-    spans.push_back({begin, end, true});
+    if (previous != begin) visit({previous, begin, false});
+    visit({begin, end, true});
     previous = end;
   }
-  if (previous != text.size()) spans.push_back({previous, text.size(), false});
-  return spans;
+  if (previous != text.size()) visit({previous, text.size(), false});
 }
 
 std::string Pattern::replace_all(std::string_view text, std::string_view content) const {
   std::string out;
   out.reserve(text.size());
-  for (const Span& span : find_matches(text)) {
+  for_each_span(text, [&](const Span& span) {
     if (span.is_match)
       out.append(content);
     else
       out.append(text.substr(span.begin, span.end - span.begin));
-  }
+  });
   return out;
 }
 
-}  // namespace gradpool
+}  // namespace gradpool::tok

@@ -6,12 +6,12 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <vector>
 
-namespace gradpool {
+namespace gradpool::tok {
 
 class JsonNode;
 
@@ -30,9 +30,10 @@ class Pattern {
   static Pattern literal(const std::string& text);
   static Pattern regex(const std::string& regex);
 
-  // `text` cut into consecutive spans, the matches and the gaps between them, in order
-  // (tokenizers' Pattern::find_matches). Empty text gives one empty non-match.
-  std::vector<Span> find_matches(std::string_view text) const;
+  // Passes `visit` the consecutive spans that cut `text`, the matches and the gaps between them,
+  // in order (tokenizers' Pattern::find_matches). Empty text gives one empty non-match. A callback
+  // so that a large document needs no vector of millions of spans.
+  void for_each_span(std::string_view text, const std::function<void(const Span&)>& visit) const;
   // `text` with every match replaced by `content`.
   std::string replace_all(std::string_view text, std::string_view content) const;
 
@@ -45,4 +46,4 @@ class Pattern {
   std::shared_ptr<const Code> code_;
 };
 
-}  // namespace gradpool
+}  // namespace gradpool::tok

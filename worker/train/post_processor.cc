@@ -6,7 +6,7 @@
 
 #include "worker/train/tokenizer_json.h"
 
-namespace gradpool {
+namespace gradpool::tok {
 
 std::unique_ptr<PostProcessor> PostProcessor::from_json(const JsonNode& node) {
   auto processor = std::make_unique<PostProcessor>();
@@ -22,8 +22,8 @@ void PostProcessor::add_from_json(const JsonNode& node) {
     return;
   }
   if (type != "TemplateProcessing")
-    node.at("type").fail(fmt::format(
-        "unsupported '{}' (supported: TemplateProcessing, ByteLevel, Sequence)", type));
+    node.at("type").fail(
+        fmt::format("unsupported '{}' (supported: TemplateProcessing, ByteLevel, Sequence)", type));
 
   const JsonNode special_tokens = node.at("special_tokens");
   Template single;
@@ -61,4 +61,4 @@ std::vector<int32_t> PostProcessor::apply(std::vector<int32_t> ids) const {
   return ids;
 }
 
-}  // namespace gradpool
+}  // namespace gradpool::tok

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace gradpool {
+namespace gradpool::tok {
 
 class JsonNode;
 
@@ -37,4 +37,4 @@ class PostProcessor {
   std::vector<Template> templates_;  // applied in order
 };
 
-}  // namespace gradpool
+}  // namespace gradpool::tok

@@ -1,6 +1,6 @@
 #include "worker/train/pretokenizer.h"
 
-#include <algorithm>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -11,7 +11,7 @@
 #include "worker/train/tokenizer_json.h"
 #include "worker/train/utf8.h"
 
-namespace gradpool {
+namespace gradpool::tok {
 
 namespace {
 
@@ -28,55 +28,79 @@ Behavior behavior_from_json(const JsonNode& node) {
   node.fail(fmt::format("unsupported '{}'", name));
 }
 
-// Cuts `piece` at `spans` (from Pattern::find_matches) as NormalizedString::split does, and
-// passes the non-empty parts on.
-void cut(Piece&& piece, const std::vector<Span>& spans, Behavior behavior, const PieceSink& sink) {
-  std::vector<std::pair<size_t, size_t>> parts;
-  parts.reserve(spans.size());
-  bool previous_match = false;
-  switch (behavior) {
-    case Behavior::kIsolated:
-      for (const Span& span : spans) parts.emplace_back(span.begin, span.end);
-      break;
-    case Behavior::kRemoved:
-      for (const Span& span : spans)
-        if (!span.is_match) parts.emplace_back(span.begin, span.end);
-      break;
-    case Behavior::kMergedWithPrevious:
-      for (const Span& span : spans) {
-        if (span.is_match && !previous_match && !parts.empty())
-          parts.back().second = span.end;
-        else
-          parts.emplace_back(span.begin, span.end);
-        previous_match = span.is_match;
-      }
-      break;
-    case Behavior::kMergedWithNext:
-      for (auto span = spans.rbegin(); span != spans.rend(); ++span) {
-        if (span->is_match && !previous_match && !parts.empty())
-          parts.back().first = span->begin;
-        else
-          parts.emplace_back(span->begin, span->end);
-        previous_match = span->is_match;
-      }
-      std::reverse(parts.begin(), parts.end());
-      break;
-    case Behavior::kContiguous:
-      for (const Span& span : spans) {
-        if (span.is_match == previous_match && !parts.empty())
-          parts.back().second = span.end;
-        else
-          parts.emplace_back(span.begin, span.end);
-        previous_match = span.is_match;
-      }
-      break;
+// Groups the spans of a piece (from Pattern::for_each_span) into the parts that tokenizers'
+// NormalizedString::split makes of them with `behavior`, and passes the non-empty parts on.
+// Streaming: at most one part is held back, waiting to see whether the next span joins it.
+class Cutter {
+ public:
+  Cutter(const Piece& piece, Behavior behavior, const PieceSink& sink)
+      : piece_(piece), behavior_(behavior), sink_(sink) {}
+
+  void add(const Span& span) {
+    switch (behavior_) {
+      case Behavior::kIsolated:
+        return emit(span.begin, span.end);
+      case Behavior::kRemoved:
+        if (!span.is_match) emit(span.begin, span.end);
+        return;
+      case Behavior::kMergedWithPrevious:  // a match joins the part before it
+        return hold(span, span.is_match && !previous_match_);
+      case Behavior::kContiguous:  // runs of matches, and of non-matches, are one part each
+        return hold(span, span.is_match == previous_match_);
+      case Behavior::kMergedWithNext:  // a match joins the non-match after it
+        if (held_ && !span.is_match) {
+          emit(held_begin_, span.end);
+          held_ = false;
+        } else if (span.is_match) {
+          finish();
+          held_ = true;
+          held_begin_ = span.begin, held_end_ = span.end;
+        } else {
+          emit(span.begin, span.end);
+        }
+        return;
+    }
   }
-  if (parts.size() == 1 && parts[0].first == 0 && parts[0].second == piece.text.size()) {
-    if (!piece.text.empty()) sink(std::move(piece));
-    return;
+
+  void finish() {
+    if (held_) emit(held_begin_, held_end_);
+    held_ = false;
   }
-  for (const auto& [begin, end] : parts)
-    if (end > begin) sink(Piece{piece.text.substr(begin, end - begin), piece.at_start && begin == 0});
+
+ private:
+  // Extends the held part with `span` when `joins`, else starts a new one with it.
+  void hold(const Span& span, bool joins) {
+    if (joins && held_) {
+      held_end_ = span.end;
+    } else {
+      finish();
+      held_ = true;
+      held_begin_ = span.begin, held_end_ = span.end;
+    }
+    previous_match_ = span.is_match;
+  }
+
+  void emit(size_t begin, size_t end) {
+    if (end <= begin) return;
+    sink_(Piece{piece_.text.substr(begin, end - begin), piece_.at_start && begin == 0});
+  }
+
+  const Piece& piece_;
+  Behavior behavior_;
+  const PieceSink& sink_;
+  bool previous_match_ = false;
+  bool held_ = false;
+  size_t held_begin_ = 0, held_end_ = 0;
+};
+
+// Cuts `piece` where `pattern` matches (flipping matches and gaps when `invert`).
+void cut(const Piece& piece, const Pattern& pattern, Behavior behavior, bool invert,
+         const PieceSink& sink) {
+  Cutter cutter(piece, behavior, sink);
+  pattern.for_each_span(piece.text, [&](const Span& span) {
+    cutter.add(invert ? Span{span.begin, span.end, !span.is_match} : span);
+  });
+  cutter.finish();
 }
 
 class SplitPreTokenizer : public PreTokenizer {
@@ -85,10 +109,7 @@ class SplitPreTokenizer : public PreTokenizer {
       : pattern_(std::move(pattern)), behavior_(behavior), invert_(invert) {}
 
   void split(Piece piece, const PieceSink& sink) const override {
-    std::vector<Span> spans = pattern_.find_matches(piece.text);
-    if (invert_)
-      for (Span& span : spans) span.is_match = !span.is_match;
-    cut(std::move(piece), spans, behavior_, sink);
+    cut(piece, pattern_, behavior_, invert_, sink);
   }
 
  private:
@@ -106,7 +127,7 @@ class ByteLevelPreTokenizer : public PreTokenizer {
         regex_(use_regex ? std::make_optional(Pattern::regex(kGpt2Regex)) : std::nullopt) {}
 
   void split(Piece piece, const PieceSink& sink) const override {
-    if (add_prefix_space_ && piece.text[0] != ' ') piece.text.insert(0, " ");
+    if (add_prefix_space_ && piece.text.compare(0, 1, " ") != 0) piece.text.insert(0, " ");
     const PieceSink to_alphabet = [&sink](Piece&& part) {
       std::string mapped;
       mapped.reserve(part.text.size() * 2);
@@ -114,7 +135,7 @@ class ByteLevelPreTokenizer : public PreTokenizer {
       sink(Piece{std::move(mapped), part.at_start});
     };
     if (regex_)
-      cut(std::move(piece), regex_->find_matches(piece.text), Behavior::kIsolated, to_alphabet);
+      cut(piece, *regex_, Behavior::kIsolated, false, to_alphabet);
     else
       to_alphabet(std::move(piece));
   }
@@ -144,12 +165,13 @@ class MetaspacePreTokenizer : public PreTokenizer {
         replaced += c;
     }
     text = std::move(replaced);
-    const bool starts_replaced = text.compare(0, options_.replacement.size(), options_.replacement) == 0;
+    const bool starts_replaced =
+        text.compare(0, options_.replacement.size(), options_.replacement) == 0;
     const bool prepend = options_.prepend == MetaspaceOptions::Prepend::kAlways ||
                          (options_.prepend == MetaspaceOptions::Prepend::kFirst && piece.at_start);
     if (prepend && !starts_replaced) text.insert(0, options_.replacement);
     if (options_.split)
-      cut(std::move(piece), delimiter_.find_matches(piece.text), Behavior::kMergedWithNext, sink);
+      cut(piece, delimiter_, Behavior::kMergedWithNext, false, sink);
     else
       sink(std::move(piece));
   }
@@ -164,16 +186,15 @@ class SequencePreTokenizer : public PreTokenizer {
   explicit SequencePreTokenizer(std::vector<std::unique_ptr<PreTokenizer>> steps)
       : steps_(std::move(steps)) {}
 
-  void split(Piece piece, const PieceSink& sink) const override {
-    run(0, std::move(piece), sink);
-  }
+  void split(Piece piece, const PieceSink& sink) const override { run(0, std::move(piece), sink); }
 
  private:
   // Each step cuts every piece the step before it produced.
   void run(size_t step, Piece&& piece, const PieceSink& sink) const {
     if (step == steps_.size()) return sink(std::move(piece));
-    steps_[step]->split(std::move(piece),
-                        [this, step, &sink](Piece&& part) { run(step + 1, std::move(part), sink); });
+    steps_[step]->split(std::move(piece), [this, step, &sink](Piece&& part) {
+      run(step + 1, std::move(part), sink);
+    });
   }
 
   std::vector<std::unique_ptr<PreTokenizer>> steps_;
@@ -200,7 +221,8 @@ MetaspaceOptions MetaspaceOptions::from_json(const JsonNode& node) {
       scheme->fail(fmt::format("unsupported '{}' (supported: always, first, never)", name));
   }
   // The older form: add_prefix_space false means never (and contradicts any other scheme).
-  if (auto add_prefix_space = node.find("add_prefix_space"); add_prefix_space && !add_prefix_space->boolean()) {
+  if (auto add_prefix_space = node.find("add_prefix_space");
+      add_prefix_space && !add_prefix_space->boolean()) {
     if (node.find("prepend_scheme") && options.prepend != Prepend::kNever)
       add_prefix_space->fail("false contradicts prepend_scheme");
     options.prepend = Prepend::kNever;
@@ -213,7 +235,8 @@ std::unique_ptr<PreTokenizer> PreTokenizer::from_json(const JsonNode& node) {
   const std::string type = node.at("type").str();
   if (type == "Sequence") {
     std::vector<std::unique_ptr<PreTokenizer>> steps;
-    for (const JsonNode& step : node.at("pretokenizers").elements()) steps.push_back(from_json(step));
+    for (const JsonNode& step : node.at("pretokenizers").elements())
+      steps.push_back(from_json(step));
     return std::make_unique<SequencePreTokenizer>(std::move(steps));
   }
   if (type == "ByteLevel")
@@ -229,4 +252,4 @@ std::unique_ptr<PreTokenizer> PreTokenizer::from_json(const JsonNode& node) {
       fmt::format("unsupported '{}' (supported: ByteLevel, Split, Metaspace, Sequence)", type));
 }
 
-}  // namespace gradpool
+}  // namespace gradpool::tok

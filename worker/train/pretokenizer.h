@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-namespace gradpool {
+namespace gradpool::tok {
 
 class JsonNode;
 
@@ -46,4 +46,4 @@ class PreTokenizer {
   static std::unique_ptr<PreTokenizer> from_json(const JsonNode& node);
 };
 
-}  // namespace gradpool
+}  // namespace gradpool::tok

@@ -19,6 +19,18 @@
 
 namespace gradpool {
 
+using tok::AddedToken;
+using tok::AddedVocabulary;
+using tok::BpeModel;
+using tok::Decoder;
+using tok::JsonNode;
+using tok::Normalizer;
+using tok::Piece;
+using tok::PieceSink;
+using tok::PostProcessor;
+using tok::PreTokenizer;
+using tok::Segment;
+
 // The stages of tokenizers' pipeline, in the order encode() runs them.
 struct Tokenizer::Impl {
   std::unique_ptr<AddedVocabulary> added;
@@ -71,7 +83,7 @@ void Tokenizer::Impl::load_added_tokens(const JsonNode& node) {
     if (auto id = model->token_to_id(token.content)) {
       token.id = *id;
     } else {
-      if (next_id > INT32_MAX) element.fail("too many tokens");
+      if (next_id >= INT32_MAX) element.fail("too many tokens");
       token.id = static_cast<int32_t>(next_id++);
     }
     tokens.push_back(std::move(token));
@@ -103,7 +115,8 @@ Tokenizer Tokenizer::from_file(const std::string& path) {
     const JsonNode root(path, document);
     if (!document.is_object()) root.fail("expected a JSON object");
     if (auto node = root.find("normalizer")) impl->normalizer = Normalizer::from_json(*node);
-    if (auto node = root.find("pre_tokenizer")) impl->pre_tokenizer = PreTokenizer::from_json(*node);
+    if (auto node = root.find("pre_tokenizer"))
+      impl->pre_tokenizer = PreTokenizer::from_json(*node);
     impl->model = BpeModel::from_json(root.at("model"));
     if (auto node = root.find("post_processor"))
       impl->post_processor = PostProcessor::from_json(*node);
@@ -126,7 +139,8 @@ Tokenizer Tokenizer::from_file(const std::string& path) {
 }
 
 std::vector<int32_t> Tokenizer::encode(const std::string& text, bool add_special_tokens) const {
-  if (auto bad = utf8::find_invalid(text)) fail("encode: text is not valid UTF-8 at byte {}", *bad);
+  if (auto bad = tok::utf8::find_invalid(text))
+    fail("encode: text is not valid UTF-8 at byte {}", *bad);
   std::vector<int32_t> ids;
   const Impl& impl = *impl_;
   const PieceSink to_model = [&](Piece&& piece) { impl.model->tokenize(piece.text, ids); };
@@ -160,15 +174,21 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
   return text;
 }
 
-int32_t Tokenizer::vocab_size() const { return impl_->vocab_size; }
+int32_t Tokenizer::vocab_size() const {
+  return impl_->vocab_size;
+}
 
 std::optional<int32_t> Tokenizer::token_to_id(const std::string& token) const {
   if (auto it = impl_->added_ids.find(token); it != impl_->added_ids.end()) return it->second;
   return impl_->model->token_to_id(token);
 }
 
-std::optional<int32_t> Tokenizer::eos_id() const { return impl_->eos; }
-std::optional<int32_t> Tokenizer::bos_id() const { return impl_->bos; }
+std::optional<int32_t> Tokenizer::eos_id() const {
+  return impl_->eos;
+}
+std::optional<int32_t> Tokenizer::bos_id() const {
+  return impl_->bos;
+}
 
 Tokenizer::Tokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Tokenizer::~Tokenizer() = default;

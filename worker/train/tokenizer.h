@@ -1,8 +1,9 @@
 // Tokenizer: a Hugging Face `tokenizer.json` BPE tokenizer (ByteLevel GPT-2 / Llama-3 style, or
 // Metaspace with byte fallback, Llama-2 / Mistral style), reproducing `tokenizers` ids exactly.
 //
-// The pipeline is tokenizers' own, one stage per file: added tokens (added_vocabulary.h), then
-// normalizer.h, pretokenizer.h, the BPE model (bpe.h), post_processor.h, and decoder.h back.
+// The pipeline is tokenizers' own, one stage per file (namespace gradpool::tok): added tokens
+// (added_vocabulary.h), normalizer.h, pretokenizer.h, the BPE model (bpe.h), post_processor.h, and
+// decoder.h back to text.
 // Immutable after loading, so one instance may be shared by threads.
 #pragma once
 

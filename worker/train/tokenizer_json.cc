@@ -2,7 +2,7 @@
 
 #include "common/error.h"
 
-namespace gradpool {
+namespace gradpool::tok {
 
 JsonNode::JsonNode(const std::string& file, const nlohmann::json& value, std::string path)
     : file_(&file), value_(&value), path_(std::move(path)) {}
@@ -74,4 +74,4 @@ void JsonNode::fail(const std::string& what) const {
   gradpool::fail("{}: {}: {}", *file_, path_, what);
 }
 
-}  // namespace gradpool
+}  // namespace gradpool::tok

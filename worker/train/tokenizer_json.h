@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace gradpool {
+namespace gradpool::tok {
 
 class JsonNode {
  public:
@@ -49,4 +49,4 @@ class JsonNode {
   std::string path_;
 };
 
-}  // namespace gradpool
+}  // namespace gradpool::tok

@@ -3,6 +3,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 #ifdef GRADPOOL_WITH_CUDA
@@ -112,6 +113,9 @@ Trainer::Trainer(JobSpec spec, TrainerOptions options) : state_(std::make_unique
   s.options = std::move(options);
   const JobSpec& job = s.spec;
   s.device = resolve_device(s.options.device);
+  // LibTorch's OpenMP pool may start with one thread; use the cores we have unless told otherwise.
+  if (s.device.is_cpu() && !std::getenv("OMP_NUM_THREADS"))
+    at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   const at::ScalarType dtype = resolve_precision(job.precision, s.device);
   torch::manual_seed(static_cast<uint64_t>(job.seed));
 

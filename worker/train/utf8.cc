@@ -1,6 +1,6 @@
 #include "worker/train/utf8.h"
 
-namespace gradpool::utf8 {
+namespace gradpool::tok::utf8 {
 
 namespace {
 
@@ -78,7 +78,8 @@ char32_t decode(std::string_view text, size_t pos, size_t* length) {
   *length = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
   if (*length == 1) return lead;
   char32_t c = lead & (0x7F >> *length);
-  for (size_t i = 1; i < *length; ++i) c = (c << 6) | (static_cast<unsigned char>(text[pos + i]) & 0x3F);
+  for (size_t i = 1; i < *length; ++i)
+    c = (c << 6) | (static_cast<unsigned char>(text[pos + i]) & 0x3F);
   return c;
 }
 
@@ -108,8 +109,8 @@ void append(std::string& out, char32_t c) {
 
 bool is_whitespace(char32_t c) {
   return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
-         c == 0x205F || c == 0x3000;
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
+         c == 0x3000;
 }
 
-}  // namespace gradpool::utf8
+}  // namespace gradpool::tok::utf8

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace gradpool::utf8 {
+namespace gradpool::tok::utf8 {
 
 // Length of the valid UTF-8 sequence at `pos`, or 0 when the bytes there are not one.
 size_t sequence_length(std::string_view text, size_t pos);
@@ -27,4 +27,4 @@ void append(std::string& out, char32_t c);
 // Rust's char::is_whitespace (the Unicode White_Space property).
 bool is_whitespace(char32_t c);
 
-}  // namespace gradpool::utf8
+}  // namespace gradpool::tok::utf8
