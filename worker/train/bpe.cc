@@ -89,6 +89,7 @@ std::unique_ptr<BpeModel> BpeModel::from_json(const JsonNode& node) {
     return it->second;
   };
   int32_t rank = 0;
+  std::vector<std::pair<std::string, std::string>> junctions;
   for (const JsonNode& merge : node.at("merges").elements()) {
     std::string left, right;
     if (merge.json().is_array()) {  // ["a", "b"]
@@ -111,7 +112,9 @@ std::unique_ptr<BpeModel> BpeModel::from_json(const JsonNode& node) {
                          static_cast<uint32_t>(id_of(merge, right));
     // A repeated pair keeps its last rank, as in tokenizers.
     model->merges_[key] = MergeTarget{rank++, id_of(merge, left + right.substr(prefix_length))};
+    junctions.emplace_back(std::move(left), std::move(right));
   }
+  model->find_junctions(junctions);
 
   if (auto unk = node.find("unk_token")) model->unk_id_ = id_of(*unk, unk->str());
   model->fuse_unk_ = node.boolean("fuse_unk", false);
@@ -139,9 +142,9 @@ const BpeModel::MergeTarget* BpeModel::find_merge(int32_t left, int32_t right) c
   return it == merges_.end() ? nullptr : &it->second;
 }
 
-std::vector<BpeModel::Symbol> BpeModel::symbols_of(const std::string& piece) const {
+std::vector<BpeModel::Symbol> BpeModel::symbols_of(const std::string& word) const {
   std::vector<Symbol> symbols;
-  symbols.reserve(piece.size());
+  symbols.reserve(word.size());
   auto add = [&symbols](int32_t id) {
     const auto index = static_cast<int32_t>(symbols.size());
     if (index > 0) symbols.back().next = index;
@@ -150,12 +153,12 @@ std::vector<BpeModel::Symbol> BpeModel::symbols_of(const std::string& piece) con
   // An unknown character waits here (-1: none) so that a run of them can fuse into one token.
   int32_t pending_unk = -1;
   std::string text;
-  for (size_t pos = 0; pos < piece.size();) {
-    const size_t length = std::max<size_t>(utf8::sequence_length(piece, pos), 1);
+  for (size_t pos = 0; pos < word.size();) {
+    const size_t length = std::max<size_t>(utf8::sequence_length(word, pos), 1);
     text.assign(pos > 0 ? continuing_subword_prefix_ : std::string());
-    text.append(piece, pos, length);
+    text.append(word, pos, length);
     pos += length;
-    if (pos == piece.size()) text += end_of_word_suffix_;
+    if (pos == word.size()) text += end_of_word_suffix_;
 
     if (auto it = vocab_.find(text); it != vocab_.end()) {
       if (pending_unk >= 0) add(pending_unk);
@@ -216,6 +219,36 @@ void BpeModel::merge(std::vector<Symbol>& symbols) const {
   }
 }
 
+void BpeModel::find_junctions(const std::vector<std::pair<std::string, std::string>>& merges) {
+  // The argument for cutting needs a merge to join exactly the characters of its two sides:
+  // not so with a subword prefix or suffix, an empty side, or two tokens sharing an id.
+  const bool plain = continuing_subword_prefix_.empty() && end_of_word_suffix_.empty() &&
+                     tokens_.size() == vocab_.size();
+  if (!plain) return;
+  for (const auto& [left, right] : merges) {
+    if (left.empty() || right.empty()) return;
+    size_t length;
+    const char32_t last = utf8::decode(left, utf8::last_char_start(left), &length);
+    junctions_.insert(uint64_t{last} << 32 | utf8::decode(right, 0, &length));
+  }
+  for (const auto& [token, id] : vocab_) {
+    size_t length;
+    const char32_t c = token.empty() ? 0 : utf8::decode(token, 0, &length);
+    if (!token.empty() && length == token.size()) char_tokens_.insert(c);
+  }
+}
+
+void BpeModel::encode_word(const std::string& word, std::vector<int32_t>& ids) const {
+  const bool cacheable = word.size() < WordCache::kMaxPieceLength;
+  if (cacheable && cache_->lookup(word, ids)) return;
+  std::vector<Symbol> symbols = symbols_of(word);
+  merge(symbols);
+  const size_t first = ids.size();
+  for (const Symbol& symbol : symbols)
+    if (!symbol.merged_away) ids.push_back(symbol.id);
+  if (cacheable) cache_->insert(word, std::vector<int32_t>(ids.begin() + first, ids.end()));
+}
+
 void BpeModel::tokenize(const std::string& piece, std::vector<int32_t>& ids) const {
   if (piece.empty()) return;
   if (ignore_merges_) {
@@ -224,14 +257,26 @@ void BpeModel::tokenize(const std::string& piece, std::vector<int32_t>& ids) con
       return;
     }
   }
-  const bool cacheable = piece.size() < WordCache::kMaxPieceLength;
-  if (cacheable && cache_->lookup(piece, ids)) return;
-  std::vector<Symbol> symbols = symbols_of(piece);
-  merge(symbols);
-  const size_t first = ids.size();
-  for (const Symbol& symbol : symbols)
-    if (!symbol.merged_away) ids.push_back(symbol.id);
-  if (cacheable) cache_->insert(piece, std::vector<int32_t>(ids.begin() + first, ids.end()));
+  if (piece.size() < WordCache::kMaxPieceLength || char_tokens_.empty())
+    return encode_word(piece, ids);
+  // A piece too long to cache (Llama-2 has no pre-tokenizer: a piece is a whole paragraph) is
+  // cut between two characters that are tokens and that no merge joins: a merge across the cut
+  // would have to be one whose left token ends, and right token begins, with them. The parts
+  // merge alone exactly as within the whole, on small queues, and are short enough to cache.
+  size_t begin = 0;
+  char32_t previous = 0;
+  bool previous_is_token = false;
+  for (size_t pos = 0, length; pos < piece.size(); pos += length) {
+    const char32_t c = utf8::decode(piece, pos, &length);
+    const bool is_token = char_tokens_.count(c) > 0;
+    if (previous_is_token && is_token && !junctions_.count(uint64_t{previous} << 32 | c)) {
+      encode_word(piece.substr(begin, pos - begin), ids);
+      begin = pos;
+    }
+    previous = c;
+    previous_is_token = is_token;
+  }
+  encode_word(piece.substr(begin), ids);
 }
 
 }  // namespace gradpool::tok

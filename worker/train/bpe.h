@@ -10,6 +10,8 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
+#include <utility>
 #include <vector>
 
 namespace gradpool::tok {
@@ -40,8 +42,12 @@ class BpeModel {
   };
 
   BpeModel();
-  // The piece as initial symbols: one per character, or its bytes, or the unknown token.
-  std::vector<Symbol> symbols_of(const std::string& piece) const;
+  // Finds which characters no merge can join, for cutting long pieces (see tokenize()).
+  void find_junctions(const std::vector<std::pair<std::string, std::string>>& merges);
+  // Ids of one word: from the cache, or merged.
+  void encode_word(const std::string& word, std::vector<int32_t>& ids) const;
+  // The word as initial symbols: one per character, or its bytes, or the unknown token.
+  std::vector<Symbol> symbols_of(const std::string& word) const;
   // Applies merges lowest rank first (leftmost among equals) until none applies.
   void merge(std::vector<Symbol>& symbols) const;
   const MergeTarget* find_merge(int32_t left, int32_t right) const;
@@ -57,6 +63,10 @@ class BpeModel {
   std::string continuing_subword_prefix_;
   std::string end_of_word_suffix_;
   std::vector<int32_t> byte_ids_;  // id of "<0xNN>" per byte, -1 when absent
+  // Pairs (last character of the left, first character of the right token) of every merge, and
+  // the characters that are tokens by themselves. Empty when a subword prefix or suffix is set.
+  std::unordered_set<uint64_t> junctions_;
+  std::unordered_set<char32_t> char_tokens_;
   std::unique_ptr<WordCache> cache_;
 };
 

@@ -189,10 +189,19 @@ LoraConfig LoraAdapter::read_peft_config(const std::string& dir) {
     config.dropout = json.value("lora_dropout", 0.0);
     config.use_rslora = json.value("use_rslora", false);
     const auto& targets = field("target_modules");
-    if (targets.is_string())
-      config.target_modules = {targets.get<std::string>()};
-    else
+    if (targets.is_string()) {
+      // PEFT full-matches any other string as a regular expression against module paths, which
+      // gradpool does not implement: its suffix rule would select other modules than PEFT did.
+      const std::string target = targets.get<std::string>();
+      if (target != "all-linear")
+        fail(
+            "{}: target_modules: regular expression '{}' not supported (list module names, "
+            "or use \"all-linear\")",
+            path, target);
+      config.target_modules = {target};
+    } else {
       config.target_modules = targets.get<std::vector<std::string>>();
+    }
     return config;
   } catch (const nlohmann::json::exception& e) {
     fail("{}: {}", path, e.what());

@@ -1,5 +1,7 @@
 // gradpool-train: one training rank. Run by a worker, by mpirun/srun, or by hand:
 //   gradpool-train --config job.yaml [--set lora.r=8 ...] [--device cuda:0]
+//   gradpool-train --config job.yaml --world-size 2 --rank R --rendezvous tcp://127.0.0.1:29500
+//   mpirun -np 4 gradpool-train --config job.yaml
 //   gradpool-train init-model --preset tiny-llama --out models/tiny
 //   gradpool-train make-dataset --out data.jsonl /usr/share/games/fortunes/*
 //   gradpool-train demo
@@ -76,10 +78,23 @@ int run(int argc, char** argv) {
   std::string config_path;
   std::vector<std::string> overrides;
   bool no_resume = false;
+  DistributedOptions& dist = options.distributed;
   auto add_run_flags = [&](CLI::App* cmd) {
     cmd->add_option("--device", options.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
     cmd->add_flag("--no-resume", no_resume, "start over even if the output holds a checkpoint");
   };
+  app.add_option("--rank", dist.rank, "this rank (data parallel; set by MPI under mpirun/srun)");
+  app.add_option("--world-size", dist.world_size, "number of ranks")->capture_default_str();
+  app.add_option("--rendezvous", dist.rendezvous, "tcp://HOST:PORT (rank 0 serves) or file:///PATH");
+  app.add_option("--backend", dist.backend, "auto, gloo, nccl or mpi")->capture_default_str();
+  app.add_option("--local-address", dist.local_address, "address this rank's Gloo endpoint binds")
+      ->capture_default_str();
+  app.add_option("--collective-timeout", dist.collective_timeout_s,
+                 "seconds any collective may take before the rank aborts naming the missing ranks")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--local-batch", dist.local_batch,
+                 "sequences per step on this rank (default: an even share of batch.global)");
   app.add_option("-c,--config", config_path, "job spec (YAML)")->check(CLI::ExistingFile);
   app.add_option("--set", overrides, "override a spec field: --set lora.r=8 (repeatable)");
   add_run_flags(&app);

@@ -16,7 +16,8 @@ StepRunner::StepRunner(CausalLM& model, LoraAdapter& adapter, AdamW& optimizer,
   scaler_.enabled = model.options().dtype == at::kHalf;
 }
 
-StepResult StepRunner::run(const std::vector<MicroBatch>& micro_batches, double lr) {
+StepResult StepRunner::run(const std::vector<MicroBatch>& micro_batches, double lr,
+                           bool stop_vote) {
   const at::Device device = model_.options().device;
   const double scale = scaler_.enabled ? scaler_.scale : 1.0;
   adapter_.zero_grad();
@@ -33,17 +34,20 @@ StepResult StepRunner::run(const std::vector<MicroBatch>& micro_batches, double 
     loss_sum += loss.detach();
   }
 
-  // One reduction of [grads…, token count, loss sum], then a single division by the global count.
+  // One reduction of [grads…, token count, loss sum, stop votes], then a single division by the
+  // global token count.
   at::Tensor& grads = adapter_.grads();
   const int64_t n = grads.numel();
-  if (!reduce_buffer_.defined()) reduce_buffer_ = at::empty({n + 2}, grads.options());
+  if (!reduce_buffer_.defined()) reduce_buffer_ = at::empty({n + 3}, grads.options());
   reduce_buffer_.narrow(0, 0, n).copy_(grads);
   reduce_buffer_.narrow(0, n, 1).fill_(static_cast<double>(local_tokens));
   reduce_buffer_.narrow(0, n + 1, 1).copy_(loss_sum.view({1}));
+  reduce_buffer_.narrow(0, n + 2, 1).fill_(stop_vote ? 1.0 : 0.0);
   if (reducer_) reducer_(reduce_buffer_);
-  const at::Tensor totals = reduce_buffer_.narrow(0, n, 2).to(at::kCPU);
+  const at::Tensor totals = reduce_buffer_.narrow(0, n, 3).to(at::kCPU);
   StepResult result;
   result.label_tokens = static_cast<int64_t>(totals[0].item<double>());
+  result.stop_requested = totals[2].item<double>() > 0;
   const double divisor = std::max<int64_t>(1, result.label_tokens);
   result.loss = totals[1].item<double>() / divisor;
   grads.copy_(reduce_buffer_.narrow(0, 0, n)).div_(divisor * scale);

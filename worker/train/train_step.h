@@ -30,6 +30,7 @@ struct StepResult {
   double grad_norm = 0;     // before clipping
   int64_t label_tokens = 0; // global
   bool skipped = false;     // fp16 overflow: no update was made
+  bool stop_requested = false;  // some rank voted to stop after this step
 };
 
 // Sums a flat fp32 tensor across ranks in place (the data-parallel all-reduce); identity alone.
@@ -50,7 +51,9 @@ class StepRunner {
   StepRunner(CausalLM& model, LoraAdapter& adapter, AdamW& optimizer, double clip_grad_norm,
              GradientReducer reducer = nullptr);
 
-  StepResult run(const std::vector<MicroBatch>& micro_batches, double lr);
+  // `stop_vote` rides along in the reduction, so every rank learns at the same step that one of
+  // them was asked to stop (SIGTERM) and they all stop together.
+  StepResult run(const std::vector<MicroBatch>& micro_batches, double lr, bool stop_vote = false);
 
   LossScaler& loss_scaler() { return scaler_; }
 
@@ -61,7 +64,7 @@ class StepRunner {
   double clip_grad_norm_;
   GradientReducer reducer_;
   LossScaler scaler_;
-  at::Tensor reduce_buffer_;  // [grads…, label tokens, loss sum]
+  at::Tensor reduce_buffer_;  // [grads…, label tokens, loss sum, stop votes]
 };
 
 // Label tokens of a batch after HF's shift: labels[:, 1:] != -100.

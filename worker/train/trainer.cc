@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "worker/train/checkpoint.h"
+#include "worker/train/comm/communicator.h"
 #include "worker/train/dataset.h"
 #include "worker/train/lora.h"
 #include "worker/train/model.h"
@@ -88,6 +89,57 @@ void truncate_step_log(const std::string& path, int64_t last_step) {
   std::ofstream(path, std::ios::trunc) << kept;
 }
 
+CommOptions comm_options(const DistributedOptions& distributed, const at::Device& device) {
+  CommOptions options;
+  options.backend = parse_comm_backend(distributed.backend);
+  options.rank = distributed.rank;
+  options.world_size = distributed.world_size;
+  options.rendezvous = distributed.rendezvous;
+  options.local_address = distributed.local_address;
+  options.timeout = std::chrono::milliseconds(
+      static_cast<int64_t>(distributed.collective_timeout_s * 1000));
+  options.device = device;
+  if (options.world_size < 1) fail("--world-size: must be at least 1");
+  if (options.rank < 0 || options.rank >= options.world_size)
+    fail("--rank: {} is not in [0, {})", options.rank, options.world_size);
+  return options;
+}
+
+struct BatchShare {
+  int64_t size = 0;    // sequences of each global batch that this rank trains on
+  int64_t offset = 0;  // where its slice of the global batch starts
+};
+
+// Decides this rank's share of each global batch and where it starts: every rank announces its
+// share in its own slot of a vector that one all-reduce sums, so all learn the whole split.
+BatchShare plan_batch_share(Communicator* comm, int64_t global, std::optional<int64_t> requested,
+                            const at::Device& device) {
+  const int rank = comm ? comm->rank() : 0, world = comm ? comm->size() : 1;
+  BatchShare share;
+  share.size = requested.value_or(global / world + (rank < global % world ? 1 : 0));
+  if (share.size < 0) fail("--local-batch: must not be negative");
+  if (!comm) {
+    if (share.size != global)
+      fail("--local-batch: {} alone must equal batch.global ({})", share.size, global);
+    return share;
+  }
+  at::Tensor shares = at::zeros({world}, at::TensorOptions().dtype(at::kFloat).device(device));
+  shares[rank] = static_cast<double>(share.size);
+  comm->all_reduce_sum(shares);
+  shares = shares.to(at::kCPU);
+  std::vector<int64_t> all;
+  for (int r = 0; r < world; ++r) all.push_back(static_cast<int64_t>(shares[r].item<float>()));
+  int64_t sum = 0;
+  for (int r = 0; r < world; ++r) {
+    if (r == rank) share.offset = sum;
+    sum += all[r];
+  }
+  if (sum != global)
+    fail("--local-batch: the ranks' shares [{}] sum to {}, but batch.global is {}",
+         fmt::join(all, ", "), sum, global);
+  return share;
+}
+
 }  // namespace
 
 void install_stop_signal_handlers() {
@@ -102,6 +154,10 @@ struct Trainer::State {
   std::unique_ptr<CausalLM> model;
   std::unique_ptr<Dataset> data;
   std::unique_ptr<LoraAdapter> adapter;
+  std::unique_ptr<Communicator> comm;  // null when training alone
+  int rank = 0, world_size = 1;
+  int64_t local_batch = 0;   // sequences of each global batch that this rank trains on
+  int64_t local_offset = 0;  // where this rank's slice of the global batch starts
   int64_t micro_batch = 1;
   int64_t total_steps = 0;
   std::string fingerprint;
@@ -117,6 +173,11 @@ Trainer::Trainer(JobSpec spec, TrainerOptions options) : state_(std::make_unique
   if (s.device.is_cpu() && !std::getenv("OMP_NUM_THREADS"))
     at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   const at::ScalarType dtype = resolve_precision(job.precision, s.device);
+  s.comm = connect(comm_options(s.options.distributed, s.device));
+  if (s.comm) {
+    s.rank = s.comm->rank();
+    s.world_size = s.comm->size();
+  }
   torch::manual_seed(static_cast<uint64_t>(job.seed));
 
   if (!fs::is_directory(job.model))
@@ -146,16 +207,23 @@ Trainer::Trainer(JobSpec spec, TrainerOptions options) : state_(std::make_unique
     s.adapter->load_peft_weights(*job.lora.init_from + "/adapter_model.safetensors");
 
   const int64_t global = job.batch.global;
-  s.micro_batch = std::min(global, job.batch.micro.value_or(s.device.is_cuda() ? 8 : 4));
+  const BatchShare share =
+      plan_batch_share(s.comm.get(), global, s.options.distributed.local_batch, s.device);
+  s.local_batch = share.size;
+  s.local_offset = share.offset;
+  s.micro_batch = std::max<int64_t>(
+      1, std::min(s.local_batch, job.batch.micro.value_or(s.device.is_cuda() ? 8 : 4)));
+  if (s.comm) s.comm->broadcast(s.adapter->params(), 0);  // identical adapters everywhere
   const int64_t samples = s.data->samples.size();
   s.total_steps = job.steps ? *job.steps : *job.epochs * ((samples + global - 1) / global);
   s.fingerprint = fmt::format("samples={} seq_len={} global_batch={} seed={} lora_params={}",
                               samples, job.seq_len, global, job.seed, s.adapter->numel());
   spdlog::info(
-      "{}: {} {} layers on {} in {}, {} LoRA parameters; {} samples of {} tokens; {} steps of "
-      "{} sequences ({} per micro-batch)",
-      job.name, config.model_type, config.num_layers, s.device.str(), dtype_label(dtype),
-      s.adapter->numel(), samples, job.seq_len, s.total_steps, global, s.micro_batch);
+      "{}: rank {}/{}: {} {} layers on {} in {}, {} LoRA parameters; {} samples of {} tokens; "
+      "{} steps of {} sequences, {} of them here ({} per micro-batch)",
+      job.name, s.rank, s.world_size, config.model_type, config.num_layers, s.device.str(),
+      dtype_label(dtype), s.adapter->numel(), samples, job.seq_len, s.total_steps, global,
+      s.local_batch, s.micro_batch);
 }
 
 Trainer::~Trainer() = default;
@@ -163,8 +231,9 @@ Trainer::~Trainer() = default;
 TrainOutcome Trainer::run() {
   State& s = *state_;
   const JobSpec& job = s.spec;
-  fs::create_directories(job.output);
+  const bool leader = s.rank == 0;  // the one rank that writes
   const std::string step_log_path = job.output + "/train_log.jsonl";
+  if (leader) fs::create_directories(job.output);
 
   AdamWOptions adam;
   adam.beta1 = job.optimizer.betas[0];
@@ -172,12 +241,15 @@ TrainOutcome Trainer::run() {
   adam.eps = job.optimizer.eps;
   adam.weight_decay = job.optimizer.weight_decay;
   AdamW optimizer(s.adapter->params(), adam);
-  StepRunner runner(*s.model, *s.adapter, optimizer, job.optimizer.clip_grad_norm);
+  GradientReducer reducer;
+  if (s.comm) reducer = [&s](at::Tensor& flat) { s.comm->all_reduce_sum(flat); };
+  StepRunner runner(*s.model, *s.adapter, optimizer, job.optimizer.clip_grad_norm, reducer);
   const LearningRateSchedule schedule{job.optimizer.lr, job.optimizer.warmup_steps,
                                       s.total_steps, job.optimizer.schedule,
                                       job.optimizer.min_lr_ratio};
 
-  // Resume from the latest checkpoint, if this output directory has one.
+  // Resume from the latest checkpoint, if this output directory has one. Every rank reads it, so
+  // all continue from the same adapter, moments and data cursor, whatever the world size was.
   CheckpointStore checkpoints(job.output + "/checkpoints");
   TrainerState state;
   state.fingerprint = s.fingerprint;
@@ -189,76 +261,92 @@ TrainOutcome Trainer::run() {
              checkpoints.root(), saved->fingerprint, s.fingerprint);
       state = *saved;
       checkpoints.restore(*s.adapter, optimizer, s.device);
-      runner.loss_scaler().scale = state.loss_scale > 0 ? state.loss_scale : runner.loss_scaler().scale;
-      runner.loss_scaler().clean_steps = state.clean_steps;
-      truncate_step_log(step_log_path, state.step);
+      LossScaler& scaler = runner.loss_scaler();
+      if (state.loss_scale > 0) scaler.scale = state.loss_scale;
+      scaler.clean_steps = state.clean_steps;
+      if (leader) truncate_step_log(step_log_path, state.step);
       spdlog::info("{}: resuming after step {} from {}", job.name, state.step, checkpoints.root());
     }
-  } else {
-    std::ofstream(step_log_path, std::ios::trunc);
   }
   SampleOrder order(s.data->samples.size(), static_cast<uint64_t>(job.seed), state.cursor);
 
+  // Rank 0 writes; the others wait at the barrier so that all leave it at the same step.
   auto save_checkpoint = [&] {
     state.cursor = order.cursor();
     state.loss_scale = runner.loss_scaler().enabled ? runner.loss_scaler().scale : 0;
     state.clean_steps = runner.loss_scaler().clean_steps;
-    checkpoints.save(state, *s.adapter, optimizer, job.model);
+    if (leader) checkpoints.save(state, *s.adapter, optimizer, job.model);
+    if (s.comm) s.comm->barrier();
   };
 
-  const int64_t seq_len = job.seq_len, global = job.batch.global;
-  std::vector<int32_t> ids(global * seq_len), labels(global * seq_len);
-  std::ofstream step_log(step_log_path, std::ios::app);
+  const int64_t seq_len = job.seq_len, global = job.batch.global, local = s.local_batch;
+  std::vector<int32_t> ids(std::max<int64_t>(1, local) * seq_len), labels(ids.size());
+  std::ofstream step_log;
+  if (leader)
+    step_log.open(step_log_path, s.options.resume ? std::ios::app : std::ios::trunc);
   ProgressReporter progress(state.step, s.total_steps, job.log_every, stdout,
-                            s.options.interactive);
+                            s.options.interactive && leader);
   while (state.step < s.total_steps) {
-    if (g_stop_requested) {
+    // This rank's slice of the next global batch, cut into micro-batches.
+    const std::vector<int64_t> batch = order.next_global_batch(global);
+    const std::vector<int64_t> mine(batch.begin() + s.local_offset,
+                                    batch.begin() + s.local_offset + local);
+    std::vector<MicroBatch> micro_batches;
+    if (local > 0) {
+      s.data->samples.gather(mine, ids.data(), labels.data());
+      const at::Tensor my_ids = at::from_blob(ids.data(), {local, seq_len}, at::kInt).to(at::kLong);
+      const at::Tensor my_labels =
+          at::from_blob(labels.data(), {local, seq_len}, at::kInt).to(at::kLong);
+      for (int64_t row = 0; row < local; row += s.micro_batch) {
+        const int64_t rows = std::min(s.micro_batch, local - row);
+        micro_batches.push_back({my_ids.narrow(0, row, rows), my_labels.narrow(0, row, rows)});
+      }
+    }
+
+    const double lr = schedule.at(state.step);
+    const StepResult result = runner.run(micro_batches, lr, g_stop_requested != 0);
+    if (!result.skipped && !std::isfinite(result.loss))
+      fail("step {}: loss is {} — training diverged (lower optimizer.lr, or use fp32/bf16)",
+           state.step + 1, result.loss);
+    ++state.step;
+    if (leader) {
+      progress.report({state.step, result.loss, lr, result.grad_norm, global * seq_len,
+                       result.skipped});
+      step_log << nlohmann::json{{"step", state.step},
+                                 {"loss", result.loss},
+                                 {"lr", lr},
+                                 {"grad_norm", result.grad_norm},
+                                 {"label_tokens", result.label_tokens},
+                                 {"skipped", result.skipped}}
+                      .dump()
+               << "\n"
+               << std::flush;
+    }
+    if (result.stop_requested && state.step < s.total_steps) {
       progress.finish();
       save_checkpoint();
       spdlog::warn("{}: stopped by signal after step {}; checkpoint saved", job.name, state.step);
       return TrainOutcome::kInterrupted;
     }
-    s.data->samples.gather(order.next_global_batch(global), ids.data(), labels.data());
-    const at::Tensor all_ids = at::from_blob(ids.data(), {global, seq_len}, at::kInt).to(at::kLong);
-    const at::Tensor all_labels =
-        at::from_blob(labels.data(), {global, seq_len}, at::kInt).to(at::kLong);
-    std::vector<MicroBatch> micro_batches;
-    for (int64_t row = 0; row < global; row += s.micro_batch) {
-      const int64_t rows = std::min(s.micro_batch, global - row);
-      micro_batches.push_back({all_ids.narrow(0, row, rows), all_labels.narrow(0, row, rows)});
-    }
-
-    const double lr = schedule.at(state.step);
-    const StepResult result = runner.run(micro_batches, lr);
-    if (!result.skipped && !std::isfinite(result.loss))
-      fail("step {}: loss is {} — training diverged (lower optimizer.lr, or use fp32/bf16)",
-           state.step + 1, result.loss);
-    ++state.step;
-    progress.report({state.step, result.loss, lr, result.grad_norm, global * seq_len,
-                     result.skipped});
-    step_log << nlohmann::json{{"step", state.step},          {"loss", result.loss},
-                               {"lr", lr},                    {"grad_norm", result.grad_norm},
-                               {"label_tokens", result.label_tokens},
-                               {"skipped", result.skipped}}
-                    .dump()
-             << "\n"
-             << std::flush;
     if (job.checkpoint_every > 0 && state.step % job.checkpoint_every == 0 &&
         state.step < s.total_steps)
       save_checkpoint();
   }
   progress.finish();
   save_checkpoint();
-  s.adapter->save_peft(job.output, job.model);
-  if (job.merge) {
-    const std::string merged = job.output + "/merged";
-    fs::create_directories(merged);
-    s.model->save_pretrained(merged, /*merge_lora=*/true);
-    fs::copy_file(job.model + "/tokenizer.json", merged + "/tokenizer.json",
-                  fs::copy_options::overwrite_existing);
+  if (leader) {
+    s.adapter->save_peft(job.output, job.model);
+    if (job.merge) {
+      const std::string merged = job.output + "/merged";
+      fs::create_directories(merged);
+      s.model->save_pretrained(merged, /*merge_lora=*/true);
+      fs::copy_file(job.model + "/tokenizer.json", merged + "/tokenizer.json",
+                    fs::copy_options::overwrite_existing);
+    }
+    spdlog::info("{}: done after {} steps; adapter in {} ({:.0f} tokens/s)", job.name,
+                 state.step, job.output, progress.tokens_per_second());
   }
-  spdlog::info("{}: done after {} steps; adapter in {} ({:.0f} tokens/s)", job.name, state.step,
-               job.output, progress.tokens_per_second());
+  if (s.comm) s.comm->barrier();
   return TrainOutcome::kFinished;
 }
 
