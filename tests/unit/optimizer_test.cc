@@ -197,13 +197,24 @@ void expect_same_update(const Outcome& a, const Outcome& b) {
   EXPECT_TRUE(at::allclose(a.params, b.params, 1e-5, 1e-9));
 }
 
-TEST(StepRunner, LossIsTheMeanOverTheStepsLabelTokens) {
+// Σ token losses / label tokens of `batch` for a fresh Trainee, in one forward pass.
+double token_mean_loss(const MicroBatch& batch) {
   Trainee t;
-  const MicroBatch batch = four_rows();
   at::NoGradGuard no_grad;
-  const double expected =
-      causal_lm_loss_sum(t.model->forward(batch.input_ids, false), batch.labels).item<double>() /
-      count_label_tokens(batch.labels);
+  const at::Tensor logits = t.model->forward(batch.input_ids, /*training=*/false);
+  return causal_lm_loss_sum(logits, batch.labels).item<double>() / count_label_tokens(batch.labels);
+}
+
+TEST(StepRunner, LossIsTheMeanOverTheStepsLabelTokens) {
+  const MicroBatch batch = four_rows();
+  const double expected = token_mean_loss(batch);
+  // The rows are unequal enough that averaging per-row means would be a different number.
+  double mean_of_row_means = 0;
+  for (int64_t row = 0; row < 4; ++row)
+    mean_of_row_means +=
+        token_mean_loss({batch.input_ids.narrow(0, row, 1), batch.labels.narrow(0, row, 1)}) / 4;
+  ASSERT_GT(std::abs(mean_of_row_means - expected), 1e-3 * expected);
+
   const Outcome one = run_step(4);
   EXPECT_EQ(one.result.label_tokens, 11 + 3 + 5 + 1);
   EXPECT_NEAR(one.result.loss, expected, 1e-6 * expected);

@@ -245,6 +245,23 @@ TEST(Tokenizer, SplitBehaviours) {
   }
 }
 
+// Llama-2 has no pre-tokenizer, so a paragraph is one piece; long ones are cut before merging.
+TEST(Tokenizer, LongPiecesEncodeAsHf) {
+  const Tokenizer tokenizer =
+      Tokenizer::from_file(golden_tokenizer("llama-metaspace-tiny").string());
+  const Ids sentence = tokenizer.encode("Hello, world!");  // "▁Hello,▁world!": "▁" comes first
+  ASSERT_EQ(sentence.size(), 9u);
+  std::string text;
+  Ids expected;
+  for (int i = 0; i < 20; ++i) {
+    text += "Hello, world! ";
+    expected.insert(expected.end(), sentence.begin(), sentence.end());
+  }
+  expected.push_back(sentence[0]);  // the trailing space
+  EXPECT_EQ(tokenizer.encode(text), expected);
+  EXPECT_EQ(tokenizer.decode(expected), text);
+}
+
 TEST(Tokenizer, UnknownCharactersWithoutByteFallback) {
   json document = golden_json("llama-metaspace-tiny");
   document["model"]["byte_fallback"] = false;

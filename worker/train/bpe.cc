@@ -89,7 +89,7 @@ std::unique_ptr<BpeModel> BpeModel::from_json(const JsonNode& node) {
     return it->second;
   };
   int32_t rank = 0;
-  std::vector<std::pair<std::string, std::string>> junctions;
+  std::vector<std::pair<std::string, std::string>> merge_tokens;
   for (const JsonNode& merge : node.at("merges").elements()) {
     std::string left, right;
     if (merge.json().is_array()) {  // ["a", "b"]
@@ -112,9 +112,9 @@ std::unique_ptr<BpeModel> BpeModel::from_json(const JsonNode& node) {
                          static_cast<uint32_t>(id_of(merge, right));
     // A repeated pair keeps its last rank, as in tokenizers.
     model->merges_[key] = MergeTarget{rank++, id_of(merge, left + right.substr(prefix_length))};
-    junctions.emplace_back(std::move(left), std::move(right));
+    merge_tokens.emplace_back(std::move(left), std::move(right));
   }
-  model->find_junctions(junctions);
+  model->find_junctions(merge_tokens);
 
   if (auto unk = node.find("unk_token")) model->unk_id_ = id_of(*unk, unk->str());
   model->fuse_unk_ = node.boolean("fuse_unk", false);

@@ -25,7 +25,7 @@ class BpeModel {
   static std::unique_ptr<BpeModel> from_json(const JsonNode& node);
   ~BpeModel();
 
-  // Appends the ids of `piece` to `ids`.
+  // Appends the ids of `piece` to `ids`. Pieces are valid UTF-8.
   void tokenize(const std::string& piece, std::vector<int32_t>& ids) const;
 
   std::optional<int32_t> token_to_id(const std::string& token) const;
@@ -64,7 +64,7 @@ class BpeModel {
   std::string end_of_word_suffix_;
   std::vector<int32_t> byte_ids_;  // id of "<0xNN>" per byte, -1 when absent
   // Pairs (last character of the left, first character of the right token) of every merge, and
-  // the characters that are tokens by themselves. Empty when a subword prefix or suffix is set.
+  // the characters that are tokens by themselves. Empty where cutting would not be exact.
   std::unordered_set<uint64_t> junctions_;
   std::unordered_set<char32_t> char_tokens_;
   std::unique_ptr<WordCache> cache_;

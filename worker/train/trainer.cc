@@ -1,5 +1,6 @@
 #include "worker/train/trainer.h"
 
+#include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -241,8 +242,16 @@ TrainOutcome Trainer::run() {
   adam.eps = job.optimizer.eps;
   adam.weight_decay = job.optimizer.weight_decay;
   AdamW optimizer(s.adapter->params(), adam);
+  // Wall time of this step's all-reduce on this rank (waiting for slower ranks included), for
+  // train_log.jsonl's allreduce_s; 0 alone.
+  double allreduce_s = 0;
   GradientReducer reducer;
-  if (s.comm) reducer = [&s](at::Tensor& flat) { s.comm->all_reduce_sum(flat); };
+  if (s.comm)
+    reducer = [&s, &allreduce_s](at::Tensor& flat) {
+      const auto start = std::chrono::steady_clock::now();
+      s.comm->all_reduce_sum(flat);
+      allreduce_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    };
   StepRunner runner(*s.model, *s.adapter, optimizer, job.optimizer.clip_grad_norm, reducer);
   const LearningRateSchedule schedule{job.optimizer.lr, job.optimizer.warmup_steps,
                                       s.total_steps, job.optimizer.schedule,
@@ -288,6 +297,8 @@ TrainOutcome Trainer::run() {
                             s.options.interactive && leader);
   while (state.step < s.total_steps) {
     // This rank's slice of the next global batch, cut into micro-batches.
+    const auto step_start = std::chrono::steady_clock::now();
+    allreduce_s = 0;
     const std::vector<int64_t> batch = order.next_global_batch(global);
     const std::vector<int64_t> mine(batch.begin() + s.local_offset,
                                     batch.begin() + s.local_offset + local);
@@ -305,6 +316,8 @@ TrainOutcome Trainer::run() {
 
     const double lr = schedule.at(state.step);
     const StepResult result = runner.run(micro_batches, lr, g_stop_requested != 0);
+    const double step_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
     if (!result.skipped && !std::isfinite(result.loss))
       fail("step {}: loss is {} — training diverged (lower optimizer.lr, or use fp32/bf16)",
            state.step + 1, result.loss);
@@ -317,7 +330,9 @@ TrainOutcome Trainer::run() {
                                  {"lr", lr},
                                  {"grad_norm", result.grad_norm},
                                  {"label_tokens", result.label_tokens},
-                                 {"skipped", result.skipped}}
+                                 {"skipped", result.skipped},
+                                 {"step_s", step_s},
+                                 {"allreduce_s", allreduce_s}}
                       .dump()
                << "\n"
                << std::flush;

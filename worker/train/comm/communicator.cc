@@ -57,27 +57,38 @@ std::unique_ptr<Communicator> connect(const CommOptions& options) {
               : launched_by_mpi()      ? CommBackend::kMpi
                                        : CommBackend::kGloo;
   }
-  if (backend == CommBackend::kMpi) {
+  // Where this rank stands: under mpirun/srun MPI says (and bootstraps the store); else the flags.
+  CommOptions placed = options;
+  StoreFactory stores;
+  if (backend == CommBackend::kMpi || launched_by_mpi()) {
 #ifdef GRADPOOL_WITH_MPI
-    return make_mpi_communicator(options);
+    MpiWorld world = join_mpi_world(options.timeout);
+    placed.rank = world.rank;
+    placed.world_size = world.size;
+    stores = std::move(world.stores);
 #else
-    fail("--backend mpi: this build has no MPI");
+    if (backend == CommBackend::kMpi) fail("--backend mpi: this build has no MPI");
 #endif
   }
-  if (options.world_size == 1) return nullptr;
-  if (options.rendezvous.empty())
-    fail("--rendezvous: needed to connect {} ranks (tcp://HOST:PORT or file:///PATH)",
-         options.world_size);
-  const StoreFactory stores = store_factory(parse_rendezvous(options.rendezvous), options.rank,
-                                            options.world_size, options.timeout);
+  if (placed.world_size == 1) return nullptr;
+  if (!stores) {
+    if (options.rendezvous.empty())
+      fail("--rendezvous: needed to connect {} ranks (tcp://HOST:PORT or file:///PATH)",
+           options.world_size);
+    stores = store_factory(parse_rendezvous(options.rendezvous), options.rank, options.world_size,
+                           options.timeout);
+  }
+#ifdef GRADPOOL_WITH_MPI
+  if (backend == CommBackend::kMpi) return make_mpi_communicator(placed, stores);
+#endif
   if (backend == CommBackend::kNccl) {
 #ifdef GRADPOOL_WITH_NCCL
-    return make_nccl_communicator(options, stores);
+    return make_nccl_communicator(placed, stores);
 #else
-    fail("--backend nccl: this build has no NCCL (build against a CUDA LibTorch)");
+    fail("--backend nccl: this build has no NCCL (build with the CUDA toolkit and NCCL)");
 #endif
   }
-  return make_gloo_communicator(options, stores);
+  return make_gloo_communicator(placed, stores);
 }
 
 }  // namespace gradpool

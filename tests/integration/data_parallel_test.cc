@@ -1,0 +1,454 @@
+// Process-level tests of data-parallel training: real gradpool-train ranks on loopback (Gloo over
+// a TCP or file rendezvous, and mpirun when the build has MPI), each checked against one rank
+// training the same job alone. DESIGN.md, "Batch arithmetic": however the global batch is split
+// over ranks and micro-batches, or the world size changes at a checkpoint, the job learns the same.
+//
+// The dataset is prompt/completion with a different completion length for every sample, so each
+// step's label-token count (train_log.jsonl) says which samples the step trained on; it is checked
+// against the global sample order (data_parallel_order_test.cc proves that order's slicing).
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "common/file_util.h"
+#include "common/safetensors.h"
+#include "tests/test_util.h"
+#include "worker/train/dataset.h"
+#include "worker/train/sample_order.h"
+#include "worker/train/tokenizer.h"
+
+extern char** environ;
+
+namespace gradpool {
+namespace {
+
+namespace fs = std::filesystem;
+using Args = std::vector<std::string>;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kDeadline = std::chrono::seconds(120);  // a whole run; CI machines are shared
+constexpr double kRelTol = 1e-5;                       // summation order differs across splits
+constexpr int64_t kSteps = 12, kGlobal = 4, kSamples = 24, kSeed = 7;  // 2 epochs of 6 steps
+constexpr int kCollectiveTimeoutS = 3;
+
+// A running process, stdout and stderr in <log>.out and <log>.err; one still running when this
+// goes out of scope (a failed assertion) is killed — continued first if stopped — and reaped.
+class Child {
+ public:
+  Child(Args args, const fs::path& log) : log_(log) {
+    std::vector<char*> argv;
+    for (auto& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    // One thread per rank: ranks share the cores, and the comparisons do not depend on it.
+    std::vector<std::string> env = {"OMP_NUM_THREADS=1", "OMPI_ALLOW_RUN_AS_ROOT=1",
+                                    "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1"};
+    for (char** e = environ; *e; ++e)
+      if (std::strncmp(*e, "OMP_NUM_THREADS=", 16) != 0) env.push_back(*e);
+    std::vector<char*> envp;
+    for (auto& var : env) envp.push_back(var.data());
+    envp.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    const std::string out = log.string() + ".out", err = log.string() + ".err";
+    posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int rc = posix_spawnp(&pid_, argv[0], &actions, nullptr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) {
+      pid_ = -1;
+      ADD_FAILURE() << "cannot start " << argv[0] << ": " << std::strerror(rc);
+    }
+  }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  ~Child() {
+    if (running()) signal(SIGKILL), signal(SIGCONT);
+    wait();
+  }
+
+  void signal(int sig) const {
+    if (pid_ > 0) ::kill(pid_, sig);
+  }
+  bool running() {
+    if (pid_ > 0 && ::waitpid(pid_, &raw_, WNOHANG) == pid_) pid_ = -1;
+    return pid_ > 0;
+  }
+  // The exit status, or -N if signal N killed it.
+  int wait() {
+    if (pid_ > 0 && ::waitpid(pid_, &raw_, 0) == pid_) pid_ = -1;
+    return status();
+  }
+  // The exit status if the process ends before `deadline`.
+  std::optional<int> wait_until(Clock::time_point deadline) {
+    while (running() && Clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (running()) return std::nullopt;
+    return status();
+  }
+  // stdout and stderr (mpirun forwards its ranks' output to both).
+  std::string output() const {
+    return read_file(log_.string() + ".err") + read_file(log_.string() + ".out");
+  }
+
+ private:
+  int status() const { return WIFEXITED(raw_) ? WEXITSTATUS(raw_) : -WTERMSIG(raw_); }
+
+  pid_t pid_ = -1;
+  int raw_ = 0;
+  fs::path log_;
+};
+using Ranks = std::vector<std::unique_ptr<Child>>;
+
+struct LoggedStep {
+  int64_t step;
+  double loss;
+  int64_t label_tokens;
+};
+
+// The complete lines of <output>/train_log.jsonl; a line still being written is not one.
+std::vector<LoggedStep> read_steps(const fs::path& output) {
+  std::vector<LoggedStep> steps;
+  std::ifstream in(output / "train_log.jsonl");
+  std::string line;
+  while (std::getline(in, line) && !in.eof()) {
+    const auto json = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (json.is_object())
+      steps.push_back({json.at("step"), json.at("loss"), json.at("label_tokens")});
+  }
+  return steps;
+}
+
+// The step of <output>/checkpoints/LATEST ("step-000003" → 3), or 0 if there is none yet.
+int64_t latest_checkpoint(const fs::path& output) {
+  std::ifstream in(output / "checkpoints" / "LATEST");
+  std::string name;
+  if (!(in >> name) || name.rfind("step-", 0) != 0) return 0;
+  return std::stoll(name.substr(5));
+}
+
+// A TCP port that was free a moment ago (the kernel's pick), for a tcp:// rendezvous.
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// Both adapters hold the same tensors, equal to kRelTol of the largest element of each.
+void expect_close_adapters(const fs::path& a, const fs::path& b) {
+  const SafetensorsFile fa = SafetensorsFile::open(a.string()),
+                        fb = SafetensorsFile::open(b.string());
+  ASSERT_EQ(fa.tensors().size(), fb.tensors().size());
+  for (const auto& [name, info] : fa.tensors()) {
+    ASSERT_TRUE(fb.contains(name)) << b << " lacks " << name;
+    ASSERT_EQ(info.dtype, DType::F32) << name;
+    ASSERT_EQ(info.shape, fb.info(name).shape) << name;
+    const auto* x = reinterpret_cast<const float*>(fa.data(name));
+    const auto* y = reinterpret_cast<const float*>(fb.data(name));
+    double max_diff = 0, max_abs = 0;
+    for (int64_t i = 0; i < info.numel(); ++i) {
+      max_diff = std::max(max_diff, std::abs(double{x[i]} - double{y[i]}));
+      max_abs = std::max(max_abs, std::abs(double{y[i]}));
+    }
+    EXPECT_LE(max_diff, kRelTol * max_abs) << name << " differs between " << a << " and " << b;
+  }
+}
+
+// One tiny random Llama and a prompt/completion dataset whose samples have 2..25 label tokens;
+// every test gets its own directory, removed when it passes.
+class DataParallel : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    shared_ = testing::temp_dir("data-parallel-shared");
+    Child init({GRADPOOL_TRAIN_BIN, "init-model", "--preset", "tiny-llama", "--out",
+                (shared_ / "model").string(), "--seed", "1"},
+               shared_ / "init-model");
+    ASSERT_EQ(init.wait(), 0) << init.output();
+    std::ofstream data(shared_ / "qa.jsonl");
+    for (int i = 0; i < kSamples; ++i)
+      data << nlohmann::json{{"prompt", "q" + std::to_string(i) + ":"},
+                             {"completion",
+                              std::string("the quick brown fox jumps").substr(0, i + 1)}}
+                  .dump()
+           << "\n";
+    data.close();
+    // Label tokens of each sample after the model's shift, from gradpool's own loader.
+    const Dataset dataset = load_jsonl_dataset(
+        (shared_ / "qa.jsonl").string(), DataFormat::kPromptCompletion,
+        Tokenizer::from_file((shared_ / "model" / "tokenizer.json").string()), 32);
+    ASSERT_EQ(dataset.samples.size(), kSamples);
+    label_tokens_.clear();
+    for (int64_t i = 0; i < kSamples; ++i) {
+      const LabelRange range = dataset.samples.label_range(i);
+      label_tokens_.push_back(std::max(0, range.end - std::max(range.begin, 1)));
+    }
+  }
+  static void TearDownTestSuite() {
+    fs::remove_all(shared_);
+    reference_.clear();
+  }
+  void SetUp() override {
+    dir_ = testing::temp_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+  }
+  void TearDown() override {
+    if (!HasFailure()) fs::remove_all(dir_);
+  }
+
+  fs::path out(const std::string& name) const { return dir_ / name; }
+
+  // Writes the job (fp32, dropout 0, a checkpoint every step) into dir_ and returns the command
+  // line of one rank, `extra` appended.
+  Args command(const std::string& output, const Args& extra = {}) const {
+    const fs::path spec = dir_ / (output + ".yaml");
+    std::ofstream(spec)
+        << "name: dp\nmodel: " << (shared_ / "model").string()
+        << "\ndataset: " << (shared_ / "qa.jsonl").string()
+        << "\nformat: prompt_completion\nseq_len: 32\nseed: " << kSeed
+        << "\nlora: {r: 4, alpha: 8, dropout: 0.0, target_modules: [q_proj, v_proj]}"
+        << "\noptimizer: {lr: 1.0e-2, warmup_steps: 2}\nbatch: {global: " << kGlobal
+        << ", micro: 1}\nsteps: " << kSteps
+        << "\ncheckpoint_every: 1\nprecision: fp32\noutput: " << out(output).string() << "\n";
+    Args args = {GRADPOOL_TRAIN_BIN, "--config", spec.string(), "--device", "cpu"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
+  std::string tcp_rendezvous() const { return "tcp://127.0.0.1:" + std::to_string(free_port()); }
+  std::string file_rendezvous() { return "file://" + (dir_ / ("store-" + next_name())).string(); }
+  std::string next_name() { return std::to_string(++processes_); }
+
+  // Starts `world` ranks of the job into `output`; per_rank[r] is appended to rank r's flags.
+  Ranks start(const std::string& output, int world, const std::string& rendezvous,
+              const std::vector<Args>& per_rank = {}, const Args& extra = {}) {
+    Ranks ranks;
+    for (int r = 0; r < world; ++r) {
+      Args args = command(output, extra);
+      if (world > 1)
+        args.insert(args.end(), {"--world-size", std::to_string(world), "--rank", std::to_string(r),
+                                 "--rendezvous", rendezvous, "--backend", "gloo"});
+      if (r < static_cast<int>(per_rank.size()))
+        args.insert(args.end(), per_rank[r].begin(), per_rank[r].end());
+      ranks.push_back(std::make_unique<Child>(
+          args, dir_ / (output + "-rank" + std::to_string(r) + "-" + next_name())));
+    }
+    return ranks;
+  }
+  // Runs them to the end; every rank must succeed.
+  void train(const std::string& output, int world, const std::string& rendezvous = "",
+             const std::vector<Args>& per_rank = {}) {
+    Ranks ranks = start(output, world, rendezvous, per_rank);
+    for (size_t r = 0; r < ranks.size(); ++r) {
+      const std::optional<int> status = ranks[r]->wait_until(Clock::now() + kDeadline);
+      ASSERT_EQ(status, 0) << "rank " << r << ":\n" << ranks[r]->output();
+    }
+  }
+
+  // One rank, accumulating the global batch in 4 micro-batches: what every split must match.
+  // Trained once per test process.
+  const fs::path& reference() {
+    if (reference_.empty()) {
+      const fs::path saved = dir_;
+      dir_ = shared_;
+      train("reference", 1);
+      reference_ = out("reference");
+      dir_ = saved;
+    }
+    return reference_;
+  }
+
+  // The run logged steps 1..kSteps once each, with the reference's losses (kRelTol) and the
+  // label-token counts of the global sample order, and exported the reference's adapter.
+  void expect_equivalent(const fs::path& run) {
+    const std::vector<LoggedStep> got = read_steps(run), want = read_steps(reference());
+    ASSERT_EQ(want.size(), static_cast<size_t>(kSteps));
+    ASSERT_EQ(got.size(), want.size()) << run;
+    SampleOrder order(kSamples, kSeed);
+    int64_t epoch_tokens = 0, all_tokens = 0;
+    for (const int64_t n : label_tokens_) all_tokens += n;
+    for (size_t i = 0; i < got.size(); ++i) {
+      int64_t expected_tokens = 0;
+      for (const int64_t sample : order.next_global_batch(kGlobal))
+        expected_tokens += label_tokens_[sample];
+      EXPECT_EQ(got[i].step, static_cast<int64_t>(i) + 1);
+      EXPECT_NEAR(got[i].loss, want[i].loss, kRelTol * std::abs(want[i].loss)) << "step " << i + 1;
+      EXPECT_EQ(got[i].label_tokens, expected_tokens) << "step " << i + 1;
+      epoch_tokens += got[i].label_tokens;
+      if ((i + 1) * kGlobal % kSamples == 0) {  // an epoch ends with this step
+        EXPECT_EQ(epoch_tokens, all_tokens) << "epoch ending at step " << i + 1;
+        epoch_tokens = 0;
+      }
+    }
+    expect_close_adapters(run / "adapter_model.safetensors",
+                          reference() / "adapter_model.safetensors");
+  }
+
+  // Starts the job on `world` ranks and SIGKILLs them all once a checkpoint of step 3 or later
+  // is on disk; the job must not have finished. Returns the checkpointed step.
+  int64_t kill_after_step_3(const std::string& output, int world) {
+    Ranks ranks = start(output, world, world > 1 ? tcp_rendezvous() : "");
+    const auto deadline = Clock::now() + kDeadline;
+    while (latest_checkpoint(out(output)) < 3) {
+      for (auto& rank : ranks)
+        if (!rank->running()) {
+          ADD_FAILURE() << "a rank exited with " << rank->wait() << ":\n" << rank->output();
+          return 0;
+        }
+      if (Clock::now() > deadline) {
+        ADD_FAILURE() << "no checkpoint of step 3 in " << out(output);
+        return 0;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    for (auto& rank : ranks) rank->signal(SIGKILL);
+    for (auto& rank : ranks) EXPECT_EQ(rank->wait(), -SIGKILL);
+    const int64_t step = latest_checkpoint(out(output));
+    EXPECT_LT(step, kSteps) << "finished before it could be killed";
+    EXPECT_FALSE(fs::exists(out(output) / "adapter_model.safetensors"));
+    return step;
+  }
+
+  // Stops rank `victim` of a 2-rank job with SIGSTOP after step 1; the other rank must exit with
+  // status 3 within the collective timeout + 5 s, saying that `victim` did not arrive.
+  void expect_stalled_rank_named(int victim, const std::string& rendezvous) {
+    const int survivor = 1 - victim;
+    Ranks ranks = start(
+        "hang", 2, rendezvous, {},
+        {"--collective-timeout", std::to_string(kCollectiveTimeoutS), "--set", "steps=100000"});
+    const auto deadline = Clock::now() + kDeadline;
+    while (read_steps(out("hang")).empty()) {
+      for (auto& rank : ranks) ASSERT_TRUE(rank->running()) << rank->output();
+      ASSERT_LT(Clock::now(), deadline) << "no step logged";
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ranks[victim]->signal(SIGSTOP);
+    const auto stopped = Clock::now();
+    const std::optional<int> status =
+        ranks[survivor]->wait_until(stopped + std::chrono::seconds(kCollectiveTimeoutS + 5));
+    const double waited = std::chrono::duration<double>(Clock::now() - stopped).count();
+    ranks[victim]->signal(SIGCONT);
+    ranks[victim]->signal(SIGKILL);
+    ASSERT_TRUE(status.has_value()) << "rank " << survivor << " still running " << waited
+                                    << " s after rank " << victim << " stopped";
+    const std::string log = ranks[survivor]->output();
+    EXPECT_EQ(*status, 3) << log;
+    const size_t critical = log.find("[critical]");
+    ASSERT_NE(critical, std::string::npos) << log;
+    const std::string message = log.substr(critical, log.find('\n', critical) - critical);
+    const size_t missing = message.find("did not arrive:");
+    ASSERT_NE(missing, std::string::npos) << message;
+    EXPECT_TRUE(contains(message.substr(missing), "rank " + std::to_string(victim))) << message;
+    EXPECT_FALSE(contains(message.substr(missing), "rank " + std::to_string(survivor))) << message;
+  }
+
+  static fs::path shared_, reference_;
+  static std::vector<int64_t> label_tokens_;
+  fs::path dir_;
+  int processes_ = 0;
+};
+
+fs::path DataParallel::shared_, DataParallel::reference_;
+std::vector<int64_t> DataParallel::label_tokens_;
+
+// --- Equivalence: the split does not change what is learned ------------------------------------
+
+TEST_F(DataParallel, TwoRanksOfAccumTwoMatchOneRankOfAccumFour) {
+  train("even", 2, tcp_rendezvous());
+  expect_equivalent(out("even"));
+}
+
+TEST_F(DataParallel, UnevenSplitThreeAndOneMatchesOneRank) {
+  train("uneven", 2, file_rendezvous(), {{"--local-batch", "3"}, {"--local-batch", "1"}});
+  expect_equivalent(out("uneven"));
+}
+
+TEST_F(DataParallel, MpirunTwoRanksMatchOneRank) {
+  if (std::system("command -v mpirun > /dev/null") != 0)
+    GTEST_SKIP() << "mpirun is not installed (Debian: openmpi-bin)";
+  Args args = {"mpirun", "-np", "2", "--oversubscribe"};
+  const Args rank = command("mpi", {"--backend", "mpi"});
+  args.insert(args.end(), rank.begin(), rank.end());
+  Child mpirun(args, dir_ / "mpirun");
+  const std::optional<int> status = mpirun.wait_until(Clock::now() + kDeadline);
+  const std::string log = mpirun.output();
+  if (contains(log, "this build has no MPI"))
+    GTEST_SKIP() << "gradpool-train --backend mpi: this build has no MPI";
+  ASSERT_EQ(status, 0) << log;
+  expect_equivalent(out("mpi"));
+}
+
+// --- Resume with another world size --------------------------------------------------------------
+
+TEST_F(DataParallel, TwoRanksKilledAfterStep3ResumeOnOneRank) {
+  const int64_t step = kill_after_step_3("resumed", 2);
+  ASSERT_GE(step, 3);
+  train("resumed", 1);
+  expect_equivalent(out("resumed"));
+}
+
+TEST_F(DataParallel, OneRankKilledAfterStep3ResumesOnTwoRanks) {
+  const int64_t step = kill_after_step_3("resumed", 1);
+  ASSERT_GE(step, 3);
+  train("resumed", 2, file_rendezvous());
+  expect_equivalent(out("resumed"));
+}
+
+// --- A stalled rank is named, not waited for forever ---------------------------------------------
+
+TEST_F(DataParallel, StoppedRankOneIsNamedByRankZero) {
+  expect_stalled_rank_named(1, tcp_rendezvous());
+}
+
+// Rank 0 also hosts the TCP rendezvous store: rank 1 cannot even read the arrival counters.
+TEST_F(DataParallel, StoppedRankZeroIsNamedByRankOne) {
+  expect_stalled_rank_named(0, tcp_rendezvous());
+}
+
+// --- Bad shares
+// -----------------------------------------------------------------------------------
+
+TEST_F(DataParallel, LocalBatchesThatDoNotSumToTheGlobalBatchAreRejected) {
+  Ranks ranks =
+      start("bad", 2, file_rendezvous(), {{"--local-batch", "3"}, {"--local-batch", "2"}});
+  for (size_t r = 0; r < ranks.size(); ++r) {
+    const std::optional<int> status = ranks[r]->wait_until(Clock::now() + kDeadline);
+    const std::string log = ranks[r]->output();
+    EXPECT_EQ(status, 1) << "rank " << r << ":\n" << log;
+    EXPECT_TRUE(contains(log, "[error]")) << log;
+    EXPECT_TRUE(contains(log, "--local-batch")) << log;
+    EXPECT_TRUE(contains(log, "[3, 2]")) << log;
+  }
+  Child alone(command("bad", {"--local-batch", "3"}), dir_ / "alone");
+  EXPECT_EQ(alone.wait_until(Clock::now() + kDeadline), 1) << alone.output();
+  EXPECT_TRUE(contains(alone.output(), "--local-batch")) << alone.output();
+  EXPECT_FALSE(fs::exists(out("bad") / "adapter_model.safetensors"));
+}
+
+}  // namespace
+}  // namespace gradpool
