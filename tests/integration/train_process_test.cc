@@ -188,6 +188,9 @@ bool contains(const std::string& text, const std::string& part) {
 class TrainProcess : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
+    // One thread per trainer: ctest runs several at once on a small CI box, where LibTorch's
+    // OpenMP pool, busy-waiting on cores that other processes hold, is ten times slower.
+    ::setenv("OMP_NUM_THREADS", "1", /*overwrite=*/0);
     shared_ = testing::temp_dir("train-process-shared");
     const Finished init = run({"init-model", "--preset", "tiny-llama", "--out",
                                (shared_ / "model").string(), "--seed", "1"},
@@ -286,14 +289,14 @@ fs::path TrainProcess::shared_;
 
 // --- Interruption and resume ---------------------------------------------------------------------
 
-// The killed run's 40 steps give the poll time to catch it between step 5 and the end.
+// The killed run's 24 steps leave the poll ample time to catch it between step 5 and the end.
 TEST_F(TrainProcess, SigkilledRunResumesWithTheSameLossesAndAdapter) {
-  const Spec spec = job("killed").set("steps", "40");
-  train_ok(command(job("reference").set("steps", "40"), "reference"));
+  const Spec spec = job("killed").set("steps", "24");
+  train_ok(command(job("reference").set("steps", "24"), "reference"));
 
   const Args args = command(spec, "killed");
   ASSERT_EQ(interrupt(args, out("killed"), 5, SIGKILL), -SIGKILL);
-  ASSERT_LT(read_steps(out("killed")).size(), 40u) << "finished before it could be killed";
+  ASSERT_LT(read_steps(out("killed")).size(), 24u) << "finished before it could be killed";
   ASSERT_TRUE(fs::exists(out("killed") / "checkpoints" / "LATEST"));
   ASSERT_FALSE(fs::exists(out("killed") / "adapter_model.safetensors"));
 
@@ -305,8 +308,8 @@ TEST_F(TrainProcess, SigkilledRunResumesWithTheSameLossesAndAdapter) {
 // Killed before any checkpoint: the rerun starts from scratch, and its log must not keep the
 // killed run's steps next to its own.
 TEST_F(TrainProcess, RunKilledBeforeItsFirstCheckpointStartsOver) {
-  const Spec spec = job("killed").set("steps", "40").set("checkpoint_every", "0");
-  train_ok(command(job("reference").set("steps", "40"), "reference"));
+  const Spec spec = job("killed").set("steps", "24").set("checkpoint_every", "0");
+  train_ok(command(job("reference").set("steps", "24"), "reference"));
 
   const Args args = command(spec, "killed");
   ASSERT_EQ(interrupt(args, out("killed"), 2, SIGKILL), -SIGKILL);
@@ -316,8 +319,8 @@ TEST_F(TrainProcess, RunKilledBeforeItsFirstCheckpointStartsOver) {
 }
 
 TEST_F(TrainProcess, SigtermCheckpointsExits143AndResumes) {
-  const Spec spec = job("stopped").set("steps", "40").set("checkpoint_every", "0");
-  train_ok(command(job("reference").set("steps", "40"), "reference"));
+  const Spec spec = job("stopped").set("steps", "24").set("checkpoint_every", "0");
+  train_ok(command(job("reference").set("steps", "24"), "reference"));
 
   const Args args = command(spec, "stopped");
   ASSERT_EQ(interrupt(args, out("stopped"), 3, SIGTERM), 143);

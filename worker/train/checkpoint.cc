@@ -58,13 +58,18 @@ void CheckpointStore::save(const TrainerState& state, const LoraAdapter& adapter
   write_file_atomic((dir / "trainer_state.json").string(), json.dump(2) + "\n");
   write_file_atomic((fs::path(root_) / kLatest).string(), name + "\n");
 
-  // Prune all but the newest `keep_` complete checkpoints.
+  // Prune all but the newest `keep_` checkpoints up to this one. Later steps can only be left by an
+  // earlier run that this one started over (--no-resume): they must not push out the checkpoint
+  // just written, which LATEST names.
   std::vector<fs::path> old;
-  for (const auto& entry : fs::directory_iterator(root_))
-    if (entry.is_directory() && entry.path().filename().string().rfind("step-", 0) == 0)
+  for (const auto& entry : fs::directory_iterator(root_)) {
+    const std::string entry_name = entry.path().filename().string();
+    if (entry.is_directory() && entry_name.rfind("step-", 0) == 0 && entry_name < name)
       old.push_back(entry.path());
+  }
   std::sort(old.begin(), old.end());
-  for (size_t i = 0; i + keep_ < old.size(); ++i) fs::remove_all(old[i]);
+  const size_t keep_older = keep_ > 1 ? keep_ - 1 : 0;
+  for (size_t i = 0; i + keep_older < old.size(); ++i) fs::remove_all(old[i]);
 }
 
 std::string CheckpointStore::latest_dir() const {

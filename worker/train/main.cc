@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "common/error.h"
@@ -143,6 +144,9 @@ int run(int argc, char** argv) {
 }  // namespace gradpool
 
 int main(int argc, char** argv) {
+  // Log lines, and so every [error], go to stderr; stdout carries the progress report alone.
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+      "", std::make_shared<spdlog::sinks::stderr_color_sink_mt>()));
   try {
     return gradpool::run(argc, argv);
   } catch (const gradpool::Error& e) {

@@ -291,8 +291,9 @@ TrainOutcome Trainer::run() {
   const int64_t seq_len = job.seq_len, global = job.batch.global, local = s.local_batch;
   std::vector<int32_t> ids(std::max<int64_t>(1, local) * seq_len), labels(ids.size());
   std::ofstream step_log;
-  if (leader)
-    step_log.open(step_log_path, s.options.resume ? std::ios::app : std::ios::trunc);
+  // A run that resumed nothing starts a fresh log, even where a run killed before its first
+  // checkpoint left lines behind.
+  if (leader) step_log.open(step_log_path, state.step > 0 ? std::ios::app : std::ios::trunc);
   ProgressReporter progress(state.step, s.total_steps, job.log_every, stdout,
                             s.options.interactive && leader);
   while (state.step < s.total_steps) {

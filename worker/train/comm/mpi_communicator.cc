@@ -62,8 +62,10 @@ class MpiSession {
     MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided);
   }
   ~MpiSession() {
-    if (leases_ > 0 || failed_) MPI_Abort(MPI_COMM_WORLD, 1);  // 1: main()'s status for errors
-    MPI_Finalize();
+    if (leases_ > 0 || failed_)
+      MPI_Abort(MPI_COMM_WORLD, 1);  // 1: main()'s status for errors
+    else
+      MPI_Finalize();
   }
 
   std::atomic<int> leases_{0};
