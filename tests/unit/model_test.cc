@@ -245,8 +245,7 @@ TEST_P(HalfPrecisionFile, LoadsCloseToFp32) {
           return state;
         });
     EXPECT_GT(change, 0.0) << name << ": the rewrite must have rounded something";
-    EXPECT_LT(change, 2e-2) << name;
-    std::cerr << "DEBUG " << name << " " << change << "\n";
+    EXPECT_LT(change, 1e-2) << name;  // bf16 rounding gives ~3e-3 here
   }
 }
 
@@ -489,7 +488,6 @@ TEST_P(TinyPreset, MergedCheckpointMatchesLoraModel) {
   randomize(adapter, 3);
   const at::Tensor with_lora = logits_of(*model, ids);
   ASSERT_GT(max_abs_diff(with_lora, base), 1e-2) << "the adapter must matter for this to test";
-  std::cerr << "DEBUG lora effect " << max_abs_diff(with_lora, base) << " max " << with_lora.abs().max().item<double>() << "\n";
 
   const fs::path merged = testing::temp_dir("merged-" + GetParam());
   model->save_pretrained(merged.string(), /*merge_lora=*/true);

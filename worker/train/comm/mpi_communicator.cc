@@ -11,8 +11,13 @@
 // views and fp16/bf16 (MPI has no type to sum them; they are summed in fp32) go through a host
 // copy. MPI errors abort the job (MPI_ERRORS_ARE_FATAL, the default), so return codes are not
 // checked.
-#include <arpa/inet.h>
+
+// MPI's C API only: C++ callers of mpi.h would otherwise need the deprecated C++ bindings' library.
+#define OMPI_SKIP_MPICXX 1
+#define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
+
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>

@@ -34,15 +34,24 @@ StallInspector::~StallInspector() {
 }
 
 void StallInspector::enter(const char* collective) {
-  const int64_t seq = marks_->add(arrival_key(rank_), 1);
+  // The deadline is armed before the arrival mark: the store's host (rank 0) may be the rank that
+  // hangs, and then the mark itself never returns (c10d's TCPStore::add has no timeout).
+  int64_t seq = 0;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     armed_ = true;
-    seq_ = seq;
+    seq = ++seq_;  // = this rank's counter in the store: only this rank raises it, once a call
     collective_ = collective;
     deadline_ = std::chrono::steady_clock::now() + timeout_;
   }
   changed_.notify_all();
+  try {
+    marks_->add(arrival_key(rank_), 1);
+  } catch (const std::exception& e) {
+    // A store that fails now cannot bootstrap or witness much; the armed deadline still holds.
+    spdlog::warn("rank {}: {} #{}: could not mark the arrival in the rendezvous store: {}", rank_,
+                 collective, seq, e.what());
+  }
 }
 
 void StallInspector::leave() {
