@@ -1,11 +1,8 @@
-// Process-level tests of data-parallel training: real gradpool-train ranks on loopback (Gloo over
-// a TCP or file rendezvous, and mpirun when the build has MPI), each checked against one rank
-// training the same job alone. DESIGN.md, "Batch arithmetic": however the global batch is split
-// over ranks and micro-batches, or the world size changes at a checkpoint, the job learns the same.
-//
-// The dataset is prompt/completion with a different completion length for every sample, so each
-// step's label-token count (train_log.jsonl) says which samples the step trained on; it is checked
-// against the global sample order (data_parallel_order_test.cc proves that order's slicing).
+// Data-parallel training in real processes: gradpool-train ranks on loopback (Gloo over a TCP or
+// file rendezvous; mpirun when the build has MPI), each run checked against one rank training the
+// same job alone (DESIGN.md, "Batch arithmetic"). Every sample has its own completion length, so a
+// step's label-token count (train_log.jsonl) tells which samples it trained on; it is checked
+// against the global sample order, whose slicing data_parallel_order_test.cc proves.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <spawn.h>
@@ -20,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -311,23 +309,24 @@ class DataParallel : public ::testing::Test {
                           reference() / "adapter_model.safetensors");
   }
 
+  // Polls until `done()`, while every rank is still running.
+  static ::testing::AssertionResult poll(Ranks& ranks, const std::function<bool()>& done) {
+    for (const auto deadline = Clock::now() + kDeadline; !done();) {
+      for (auto& rank : ranks)
+        if (!rank->running())
+          return ::testing::AssertionFailure() << "exited with " << rank->wait() << ":\n"
+                                               << rank->output();
+      if (Clock::now() > deadline) return ::testing::AssertionFailure() << "timed out";
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return ::testing::AssertionSuccess();
+  }
+
   // Starts the job on `world` ranks and SIGKILLs them all once a checkpoint of step 3 or later
   // is on disk; the job must not have finished. Returns the checkpointed step.
   int64_t kill_after_step_3(const std::string& output, int world) {
     Ranks ranks = start(output, world, world > 1 ? tcp_rendezvous() : "");
-    const auto deadline = Clock::now() + kDeadline;
-    while (latest_checkpoint(out(output)) < 3) {
-      for (auto& rank : ranks)
-        if (!rank->running()) {
-          ADD_FAILURE() << "a rank exited with " << rank->wait() << ":\n" << rank->output();
-          return 0;
-        }
-      if (Clock::now() > deadline) {
-        ADD_FAILURE() << "no checkpoint of step 3 in " << out(output);
-        return 0;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    EXPECT_TRUE(poll(ranks, [&] { return latest_checkpoint(out(output)) >= 3; }));
     for (auto& rank : ranks) rank->signal(SIGKILL);
     for (auto& rank : ranks) EXPECT_EQ(rank->wait(), -SIGKILL);
     const int64_t step = latest_checkpoint(out(output));
@@ -343,12 +342,7 @@ class DataParallel : public ::testing::Test {
     Ranks ranks = start(
         "hang", 2, rendezvous, {},
         {"--collective-timeout", std::to_string(kCollectiveTimeoutS), "--set", "steps=100000"});
-    const auto deadline = Clock::now() + kDeadline;
-    while (read_steps(out("hang")).empty()) {
-      for (auto& rank : ranks) ASSERT_TRUE(rank->running()) << rank->output();
-      ASSERT_LT(Clock::now(), deadline) << "no step logged";
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    ASSERT_TRUE(poll(ranks, [&] { return !read_steps(out("hang")).empty(); }));
     ranks[victim]->signal(SIGSTOP);
     const auto stopped = Clock::now();
     const std::optional<int> status =

@@ -190,27 +190,40 @@ inline bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-// One tiny random Llama and a small text dataset, shared by the tests of one process; each test
-// gets its own directory, removed when it passes.
+// One tiny random Llama and a small text dataset, shared by every test; each test gets its own
+// directory, removed when it passes.
 class TrainProcess : public ::testing::Test {
  protected:
+  // ctest runs every test in a process of its own, so the shared files are made once per build of
+  // gradpool-train, not once per process: in a private directory, renamed into place when complete.
   static void SetUpTestSuite() {
     // One thread per trainer: ctest runs several at once on a small CI box, where LibTorch's
     // OpenMP pool, busy-waiting on cores that other processes hold, is ten times slower.
     ::setenv("OMP_NUM_THREADS", "1", /*overwrite=*/0);
-    shared_ = temp_dir("train-process-shared");
+    const fs::path fresh = temp_dir("train-process-new");
+    const auto built = fs::last_write_time(GRADPOOL_TRAIN_BIN).time_since_epoch().count();
+    shared_ = fresh.parent_path() /
+              ("train-process-shared-" + std::to_string(static_cast<uint64_t>(built)));
+    if (fs::exists(shared_)) {
+      fs::remove_all(fresh);
+      return;
+    }
+
     const Finished init = run({"init-model", "--preset", "tiny-llama", "--out",
-                               (shared_ / "model").string(), "--seed", "1"},
-                              shared_ / "init-model");
+                               (fresh / "model").string(), "--seed", "1"},
+                              fresh / "init-model");
     ASSERT_EQ(init.status, 0) << init.err;
-    std::ofstream data(shared_ / "notes.jsonl");
+    std::ofstream data(fresh / "notes.jsonl");
     for (int i = 0; i < 64; ++i)
       data << nlohmann::json{{"text", "note " + std::to_string(i) + ": the quick brown fox jumps " +
                                           "over " + std::to_string(i * 7 % 13) + " lazy dogs."}}
                   .dump()
            << "\n";
+    data.close();
+    std::error_code lost_the_race;  // another process renamed its own copy first: use that one
+    fs::rename(fresh, shared_, lost_the_race);
+    if (lost_the_race) fs::remove_all(fresh);
   }
-  static void TearDownTestSuite() { fs::remove_all(shared_); }
 
   void SetUp() override {
     dir_ = temp_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());

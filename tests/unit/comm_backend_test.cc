@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -46,7 +47,7 @@ struct Job {
 // Runs the current test as `ranks` processes under mpirun (as root too, on two cores too).
 Job mpirun_this_test(int ranks) {
   const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-  const fs::path log = testing::temp_dir("comm") / fmt::format("{}.log", test->name());
+  const fs::path log = testing::temp_dir(fmt::format("comm-{}", test->name())) / "mpirun.log";
   const std::string command = fmt::format(
       "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 120 mpirun -np {} "
       "--oversubscribe --bind-to none -x GRADPOOL_COMM_TEST_RANK=1 '{}' --gtest_filter='{}.{}' "
@@ -172,6 +173,7 @@ TEST(MpiBackend, DeadlineNamesTheMissingRankAndAbortsTheJob) {
     return;
   }
   const auto comm = connect(rank_options(CommBackend::kMpi, seconds(2)));
+  ASSERT_NE(comm, nullptr);
   if (comm->rank() == 1) std::this_thread::sleep_for(seconds(300));  // ended by MPI_Abort
   at::Tensor grads = at::ones({4});
   comm->all_reduce_sum(grads);
@@ -179,17 +181,18 @@ TEST(MpiBackend, DeadlineNamesTheMissingRankAndAbortsTheJob) {
 }
 
 // A rank that fails (an exception unwinds its communicator) aborts the job at its exit instead of
-// finalizing, so the others do not wait for the collective deadline (60 s here).
+// finalizing, so the others do not wait for the collective deadline (60 s here, which would end
+// the job with kExitCollectiveTimeout instead of main()'s 1).
 TEST(MpiSession, AFailedRankEndsTheJobPromptly) {
   if (!is_rank()) {
     if (const std::string why = why_no_mpirun(); !why.empty()) GTEST_SKIP() << why;
     const Job job = mpirun_this_test(2);
     EXPECT_EQ(job.status, 1) << job.output;
     EXPECT_NE(job.output.find("rank 1 gives up"), std::string::npos) << job.output;
-    EXPECT_LT(job.seconds, 40) << job.output;
     return;
   }
   const auto comm = connect(rank_options(CommBackend::kMpi, seconds(60)));
+  ASSERT_NE(comm, nullptr);
   if (comm->rank() == 1) throw Error("rank 1 gives up");  // gtest reports it; exit aborts
   comm->barrier();
   ADD_FAILURE() << "the barrier completed without rank 1";

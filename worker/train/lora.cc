@@ -183,6 +183,8 @@ LoraConfig LoraAdapter::read_peft_config(const std::string& dir) {
     unsupported("rank_pattern", !json.value("rank_pattern", nlohmann::json::object()).empty());
     unsupported("alpha_pattern", !json.value("alpha_pattern", nlohmann::json::object()).empty());
     unsupported("modules_to_save", !json.value("modules_to_save", nlohmann::json()).is_null());
+    for (const char* selector : {"exclude_modules", "layers_to_transform", "layers_pattern"})
+      unsupported(selector, !json.value(selector, nlohmann::json()).is_null());
     LoraConfig config;
     config.r = field("r").get<int64_t>();
     config.alpha = field("lora_alpha").get<double>();

@@ -28,6 +28,8 @@
 #include <climits>
 #include <cstring>
 #include <exception>
+#include <memory>
+#include <string>
 
 #include <fmt/format.h>
 

@@ -4,11 +4,12 @@
 // "gradpool/nccl_id"; the others read it there. The store is --rendezvous's, or under mpirun/srun
 // the one whose address MPI broadcast (join_mpi_world), so the id travels the same way under both.
 //
-// Ordering: the tensors are produced on LibTorch's current stream, which this file cannot name (the
-// CPU LibTorch it also builds against ships no c10/cuda headers). Each collective therefore waits
-// for the whole device (cudaDeviceSynchronize) before it enqueues on our stream, and waits for our
-// stream before it returns, so that the result is ready for any stream. With one all-reduce per
-// step, the host waits cost little.
+// Ordering: the tensors are produced on LibTorch's current stream, which this file cannot name: the
+// CPU LibTorch it also builds against has c10/cuda's headers but not libc10_cuda, where
+// getCurrentCUDAStream lives. Each collective therefore waits for the whole device
+// (cudaDeviceSynchronize) before it enqueues on our stream, and waits for our stream before it
+// returns, so that the result is ready for any stream. With one all-reduce per step, the host
+// waits cost little.
 //
 // Nothing here touches CUDA before a communicator is made, so a build that links libcudart and
 // libnccl still runs on machines without a GPU or driver.
@@ -65,6 +66,8 @@ class NcclCommunicator final : public Communicator {
   NcclCommunicator(const CommOptions& options, StoreFactory stores)
       : Communicator(options.rank, options.world_size, stores, options.timeout),
         device_(options.device.has_index() ? options.device.index() : 0) {
+    if (!options.device.is_cuda())
+      fail("--backend nccl: needs a CUDA device (--device cuda:N), not {}", options.device.str());
     check(cudaSetDevice(device_), "cudaSetDevice");
     ncclUniqueId id;
     const auto store = stores();
