@@ -31,17 +31,27 @@ namespace {
 volatile std::sig_atomic_t g_stop_requested = 0;
 void request_stop(int) { g_stop_requested = 1; }
 
+// The GPU of this process when none is named: its local rank's under mpirun/srun/torchrun-style
+// launchers (one rank per GPU of the node), else the first visible one (a worker narrows
+// CUDA_VISIBLE_DEVICES to the rank's GPU).
+int default_cuda_index() {
+  for (const char* variable : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "LOCAL_RANK"})
+    if (const char* value = std::getenv(variable))
+      return std::atoi(value) % std::max<int>(1, static_cast<int>(torch::cuda::device_count()));
+  return 0;
+}
+
 at::Device resolve_device(const std::string& name) {
-  if (name == "auto") return torch::cuda::is_available() ? at::Device(at::kCUDA, 0) : at::kCPU;
+  if (name == "auto" && !torch::cuda::is_available()) return at::kCPU;
   at::Device device = at::kCPU;
   try {
-    device = at::Device(name);
+    device = at::Device(name == "auto" ? "cuda" : name);
   } catch (const c10::Error&) {
     fail("--device: '{}' is not a device (expected auto, cpu, cuda or cuda:N)", name);
   }
   if (device.is_cuda() && !torch::cuda::is_available())
     fail("--device {}: this build or machine has no CUDA device", name);
-  if (device.is_cuda() && !device.has_index()) device.set_index(0);
+  if (device.is_cuda() && !device.has_index()) device.set_index(default_cuda_index());
   return device;
 }
 
@@ -170,14 +180,17 @@ Trainer::Trainer(JobSpec spec, TrainerOptions options) : state_(std::make_unique
   s.options = std::move(options);
   const JobSpec& job = s.spec;
   s.device = resolve_device(s.options.device);
-  // LibTorch's OpenMP pool may start with one thread; use the cores we have unless told otherwise.
-  if (s.device.is_cpu() && !std::getenv("OMP_NUM_THREADS"))
-    at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   const at::ScalarType dtype = resolve_precision(job.precision, s.device);
   s.comm = connect(comm_options(s.options.distributed, s.device));
   if (s.comm) {
     s.rank = s.comm->rank();
     s.world_size = s.comm->size();
+  }
+  // LibTorch's OpenMP pool may start with one thread. Unless told otherwise (OMP_NUM_THREADS),
+  // use the cores, shared by the ranks — which on CPU usually run on one machine.
+  if (s.device.is_cpu() && !std::getenv("OMP_NUM_THREADS")) {
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    at::set_num_threads(std::max(1, cores / s.world_size));
   }
   torch::manual_seed(static_cast<uint64_t>(job.seed));
 
