@@ -3,8 +3,9 @@
 //
 // Every configuration trains the same job: the same model, global batch and micro-batch, so the
 // same work per optimizer step. Only the split differs:
-//   1 rank  × accum R·A   alone, with all the threads
-//   R ranks × accum A     Gloo on loopback (tcp:// rendezvous), the threads shared out
+//   1 rank  × accum R·A   alone, with all --threads
+//   1 rank  × accum R·A   alone, with one rank's share of the threads (--threads / R)
+//   R ranks × accum A     Gloo on loopback (tcp:// rendezvous), each with its share of the threads
 // Timings come from rank 0's train_log.jsonl: `step_s` (one optimizer step: batch assembly,
 // forward/backward of every micro-batch, all-reduce, clip, AdamW) and `allreduce_s` (the all-reduce
 // call, including the wait for slower ranks). The first --warmup steps are not timed.
@@ -28,6 +29,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -144,8 +146,8 @@ double median(std::vector<double> v) {
   return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
 }
 
-Row measure(const Options& o, int ranks) {
-  const std::string name = "r" + std::to_string(ranks);
+Row measure(const Options& o, int ranks, int threads) {
+  const std::string name = "r" + std::to_string(ranks) + "t" + std::to_string(threads);
   const fs::path dir = fs::path(o.work) / name, spec = fs::path(o.work) / (name + ".yaml");
   fs::remove_all(dir);
   std::ofstream(spec) << "name: dp-bench\nmodel: "
@@ -156,7 +158,6 @@ Row measure(const Options& o, int ranks) {
                       << ", dropout: 0.0, target_modules: all-linear}\nbatch: {global: " << o.global
                       << ", micro: " << o.micro << "}\nsteps: " << o.steps
                       << "\ncheckpoint_every: 0\nprecision: fp32\noutput: " << dir.string() << "\n";
-  const int threads = std::max(1, o.threads / ranks);
   const std::string rendezvous = "tcp://127.0.0.1:" + std::to_string(free_port());
   std::vector<pid_t> pids;
   for (int r = 0; r < ranks; ++r) {
@@ -203,8 +204,14 @@ int main(int argc, char** argv) {
         o.warmup, o.threads);
     std::printf("# %6s %6s %8s %10s %13s %11s %11s\n", "ranks", "accum", "threads", "step ms",
                 "allreduce ms", "allreduce%", "tokens/s");
-    for (const int ranks : {1, o.ranks}) {
-      const Row row = measure(o, ranks);
+    // Alone with every thread; alone with one rank's share of them (the work one rank of the
+    // parallel run has, done twice over); then the ranks, sharing the threads.
+    const int share = std::max(1, o.threads / o.ranks);
+    std::vector<std::pair<int, int>> configs = {{1, o.threads}};
+    if (share != o.threads) configs.push_back({1, share});
+    configs.push_back({o.ranks, share});
+    for (const auto& [ranks, threads] : configs) {
+      const Row row = measure(o, ranks, threads);
       std::printf("  %6d %6d %8d %10.2f %13.2f %11.1f %11.0f\n", row.ranks, row.accum,
                   row.threads_per_rank, row.step_ms, row.allreduce_ms,
                   100 * row.allreduce_ms / row.step_ms, row.tokens_per_s);
