@@ -9,9 +9,11 @@
 #include <spdlog/spdlog.h>
 #ifdef GRADPOOL_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
 #include "common/error.h"
+#include "worker/train/batch_planner.h"
 #include "worker/train/checkpoint.h"
 #include "worker/train/comm/communicator.h"
 #include "worker/train/dataset.h"
@@ -29,7 +31,9 @@ namespace fs = std::filesystem;
 namespace {
 
 volatile std::sig_atomic_t g_stop_requested = 0;
-void request_stop(int) { g_stop_requested = 1; }
+void request_stop(int) {
+  g_stop_requested = 1;
+}
 
 // The GPU of this process when none is named: its local rank's under mpirun/srun/torchrun-style
 // launchers (one rank per GPU of the node), else the first visible one (a worker narrows
@@ -66,12 +70,15 @@ bool has_bf16_tensor_cores(const at::Device& device) {
 // auto: bf16 where the GPU has bf16 tensor cores (sm_80+), fp32 elsewhere (Pascal, CPU).
 at::ScalarType resolve_precision(Precision precision, const at::Device& device) {
   switch (precision) {
-    case Precision::kFp32: return at::kFloat;
-    case Precision::kBf16: return at::kBFloat16;
+    case Precision::kFp32:
+      return at::kFloat;
+    case Precision::kBf16:
+      return at::kBFloat16;
     case Precision::kFp16:
       if (!device.is_cuda()) fail("precision: fp16 needs a CUDA device; use fp32 or bf16 on CPU");
       return at::kHalf;
-    case Precision::kAuto: break;
+    case Precision::kAuto:
+      break;
   }
   return has_bf16_tensor_cores(device) ? at::kBFloat16 : at::kFloat;
 }
@@ -107,8 +114,8 @@ CommOptions comm_options(const DistributedOptions& distributed, const at::Device
   options.world_size = distributed.world_size;
   options.rendezvous = distributed.rendezvous;
   options.local_address = distributed.local_address;
-  options.timeout = std::chrono::milliseconds(
-      static_cast<int64_t>(distributed.collective_timeout_s * 1000));
+  options.timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(distributed.collective_timeout_s * 1000));
   options.device = device;
   if (options.world_size < 1) fail("--world-size: must be at least 1");
   if (options.rank < 0 || options.rank >= options.world_size)
@@ -149,6 +156,33 @@ BatchShare plan_batch_share(Communicator* comm, int64_t global, std::optional<in
     fail("--local-batch: the ranks' shares [{}] sum to {}, but batch.global is {}",
          fmt::join(all, ", "), sum, global);
   return share;
+}
+
+// Sequences per forward pass on this rank: the spec's number, or for `micro: auto` the largest
+// that fits this GPU (tried with a real forward + backward, halving on out-of-memory); on a CPU,
+// up to 4 (memory is rarely the limit there, and larger matmuls gain little).
+int64_t plan_micro(CausalLM& model, LoraAdapter& adapter, const JobSpec& job, int64_t local) {
+  if (local == 0) return 1;
+  if (job.batch.micro) return std::min(local, *job.batch.micro);
+  const at::Device device = model.options().device;
+  if (!device.is_cuda()) return std::min<int64_t>(local, 4);
+  const int64_t micro = plan_micro_batch(
+      local,
+      [&](int64_t rows) {
+        const at::Tensor ids =
+            at::zeros({rows, job.seq_len}, at::TensorOptions().dtype(at::kLong).device(device));
+        causal_lm_loss_sum(model.forward(ids, /*training=*/true), ids).backward();
+        adapter.zero_grad();
+      },
+      [&] {
+        adapter.zero_grad();
+#ifdef GRADPOOL_WITH_CUDA
+        c10::cuda::CUDACachingAllocator::emptyCache();
+#endif
+      });
+  spdlog::info("batch.micro auto: {} sequences of {} tokens per forward pass on {}", micro,
+               job.seq_len, device.str());
+  return micro;
 }
 
 }  // namespace
@@ -195,9 +229,10 @@ Trainer::Trainer(JobSpec spec, TrainerOptions options) : state_(std::make_unique
   torch::manual_seed(static_cast<uint64_t>(job.seed));
 
   if (!fs::is_directory(job.model))
-    fail("model: '{}' is not a directory (expected a Hugging Face model directory with "
-         "config.json, *.safetensors and tokenizer.json)",
-         job.model);
+    fail(
+        "model: '{}' is not a directory (expected a Hugging Face model directory with "
+        "config.json, *.safetensors and tokenizer.json)",
+        job.model);
   s.model = CausalLM::load(job.model, ModelOptions{s.device, dtype});
   const ModelConfig& config = s.model->config();
   if (job.seq_len > config.max_positions)
@@ -209,14 +244,15 @@ Trainer::Trainer(JobSpec spec, TrainerOptions options) : state_(std::make_unique
     fail("{}/tokenizer.json: {} tokens, but the model's vocab_size is {}", job.model,
          tokenizer.vocab_size(), config.vocab_size);
   if (!fs::is_regular_file(job.dataset))
-    fail("dataset: '{}' is not a file; gradpool-train reads a local .jsonl (registered dataset "
-         "names are resolved by the coordinator)",
-         job.dataset);
+    fail(
+        "dataset: '{}' is not a file; gradpool-train reads a local .jsonl (registered dataset "
+        "names are resolved by the coordinator)",
+        job.dataset);
   s.data = std::make_unique<Dataset>(
       load_jsonl_dataset(job.dataset, job.format, tokenizer, job.seq_len));
 
-  s.adapter = std::make_unique<LoraAdapter>(*s.model, lora_config(job),
-                                            static_cast<uint64_t>(job.seed));
+  s.adapter =
+      std::make_unique<LoraAdapter>(*s.model, lora_config(job), static_cast<uint64_t>(job.seed));
   if (job.lora.init_from)
     s.adapter->load_peft_weights(*job.lora.init_from + "/adapter_model.safetensors");
 
@@ -225,8 +261,7 @@ Trainer::Trainer(JobSpec spec, TrainerOptions options) : state_(std::make_unique
       plan_batch_share(s.comm.get(), global, s.options.distributed.local_batch, s.device);
   s.local_batch = share.size;
   s.local_offset = share.offset;
-  s.micro_batch = std::max<int64_t>(
-      1, std::min(s.local_batch, job.batch.micro.value_or(s.device.is_cuda() ? 8 : 4)));
+  s.micro_batch = plan_micro(*s.model, *s.adapter, job, s.local_batch);
   if (s.comm) s.comm->broadcast(s.adapter->params(), 0);  // identical adapters everywhere
   const int64_t samples = s.data->samples.size();
   s.total_steps = job.steps ? *job.steps : *job.epochs * ((samples + global - 1) / global);
@@ -266,9 +301,8 @@ TrainOutcome Trainer::run() {
       allreduce_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     };
   StepRunner runner(*s.model, *s.adapter, optimizer, job.optimizer.clip_grad_norm, reducer);
-  const LearningRateSchedule schedule{job.optimizer.lr, job.optimizer.warmup_steps,
-                                      s.total_steps, job.optimizer.schedule,
-                                      job.optimizer.min_lr_ratio};
+  const LearningRateSchedule schedule{job.optimizer.lr, job.optimizer.warmup_steps, s.total_steps,
+                                      job.optimizer.schedule, job.optimizer.min_lr_ratio};
 
   // Resume from the latest checkpoint, if this output directory has one. Every rank reads it, so
   // all continue from the same adapter, moments and data cursor, whatever the world size was.
@@ -278,9 +312,10 @@ TrainOutcome Trainer::run() {
   if (s.options.resume) {
     if (auto saved = checkpoints.latest_state()) {
       if (saved->fingerprint != s.fingerprint)
-        fail("{}: the checkpoint belongs to another job ({}; this job: {}); use another output "
-             "directory or --no-resume",
-             checkpoints.root(), saved->fingerprint, s.fingerprint);
+        fail(
+            "{}: the checkpoint belongs to another job ({}; this job: {}); use another output "
+            "directory or --no-resume",
+            checkpoints.root(), saved->fingerprint, s.fingerprint);
       state = *saved;
       checkpoints.restore(*s.adapter, optimizer, s.device);
       LossScaler& scaler = runner.loss_scaler();
@@ -337,8 +372,8 @@ TrainOutcome Trainer::run() {
            state.step + 1, result.loss);
     ++state.step;
     if (leader) {
-      progress.report({state.step, result.loss, lr, result.grad_norm, global * seq_len,
-                       result.skipped});
+      progress.report(
+          {state.step, result.loss, lr, result.grad_norm, global * seq_len, result.skipped});
       step_log << nlohmann::json{{"step", state.step},
                                  {"loss", result.loss},
                                  {"lr", lr},
@@ -372,8 +407,8 @@ TrainOutcome Trainer::run() {
       fs::copy_file(job.model + "/tokenizer.json", merged + "/tokenizer.json",
                     fs::copy_options::overwrite_existing);
     }
-    spdlog::info("{}: done after {} steps; adapter in {} ({:.0f} tokens/s)", job.name,
-                 state.step, job.output, progress.tokens_per_second());
+    spdlog::info("{}: done after {} steps; adapter in {} ({:.0f} tokens/s)", job.name, state.step,
+                 job.output, progress.tokens_per_second());
   }
   if (s.comm) s.comm->barrier();
   return TrainOutcome::kFinished;
