@@ -125,7 +125,8 @@ TEST_P(GoldenCase, ThreeAccumulatedStepsAndExport) {
   // Export: same keys, shapes, metadata and config as PEFT's own adapter_final.
   const fs::path out = testing::temp_dir("golden-export-" + dir_.filename().string());
   adapter->save_peft(out.string(), "");
-  const SafetensorsFile exported = SafetensorsFile::open((out / "adapter_model.safetensors").string());
+  const SafetensorsFile exported =
+      SafetensorsFile::open((out / "adapter_model.safetensors").string());
   ASSERT_EQ(exported.tensors().size(), expected.tensors().size());
   for (const auto& [name, info] : expected.tensors()) {
     ASSERT_TRUE(exported.contains(name)) << name;
@@ -138,6 +139,12 @@ TEST_P(GoldenCase, ThreeAccumulatedStepsAndExport) {
   EXPECT_EQ(ours, theirs);
 }
 
+TEST(Golden, CasesArePresent) {
+  EXPECT_FALSE(testing::golden_cases().empty())
+      << "no golden cases (directories with case.json) under " << testing::golden_dir()
+      << "; set GRADPOOL_GOLDEN_DIR";
+}
+
 std::string case_name(const ::testing::TestParamInfo<fs::path>& info) {
   std::string name = info.param.filename().string();
   for (char& c : name)
@@ -147,6 +154,7 @@ std::string case_name(const ::testing::TestParamInfo<fs::path>& info) {
 
 INSTANTIATE_TEST_SUITE_P(Golden, GoldenCase, ::testing::ValuesIn(testing::golden_cases()),
                          case_name);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(GoldenCase);  // CasesArePresent reports it
 
 }  // namespace
 }  // namespace gradpool
