@@ -13,9 +13,7 @@
 //   dp_throughput [--bin PATH] [--preset tiny-llama] [--seq-len 128] [--global 8] [--micro 4]
 //                 [--ranks 2] [--threads N] [--steps 30] [--warmup 5] [--lora-r 16] [--work DIR]
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,6 +31,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "common/net.h"
 
 extern char** environ;
 
@@ -101,18 +101,6 @@ void wait_ok(pid_t pid, const fs::path& log) {
   }
 }
 
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 // A random tiny model and enough varied text for every step to see new samples.
 void prepare(const Options& o) {
   fs::create_directories(o.work);
@@ -158,7 +146,8 @@ Row measure(const Options& o, int ranks, int threads) {
                       << ", dropout: 0.0, target_modules: all-linear}\nbatch: {global: " << o.global
                       << ", micro: " << o.micro << "}\nsteps: " << o.steps
                       << "\ncheckpoint_every: 0\nprecision: fp32\noutput: " << dir.string() << "\n";
-  const std::string rendezvous = "tcp://127.0.0.1:" + std::to_string(free_port());
+  const std::string rendezvous =
+      "tcp://127.0.0.1:" + std::to_string(gradpool::pick_free_tcp_port());
   std::vector<pid_t> pids;
   for (int r = 0; r < ranks; ++r) {
     std::vector<std::string> args = {o.bin, "--config", spec.string(), "--device", "cpu"};

@@ -4,9 +4,7 @@
 // step's label-token count (train_log.jsonl) tells which samples it trained on; it is checked
 // against the global sample order, whose slicing data_parallel_order_test.cc proves.
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/file_util.h"
+#include "common/net.h"
 #include "common/safetensors.h"
 #include "tests/test_util.h"
 #include "worker/train/dataset.h"
@@ -143,19 +142,6 @@ int64_t latest_checkpoint(const fs::path& output) {
   return std::stoll(name.substr(5));
 }
 
-// A TCP port that was free a moment ago (the kernel's pick), for a tcp:// rendezvous.
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
@@ -240,7 +226,9 @@ class DataParallel : public ::testing::Test {
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
   }
-  std::string tcp_rendezvous() const { return "tcp://127.0.0.1:" + std::to_string(free_port()); }
+  std::string tcp_rendezvous() const {
+    return "tcp://127.0.0.1:" + std::to_string(pick_free_tcp_port());
+  }
   std::string file_rendezvous() { return "file://" + (dir_ / ("store-" + next_name())).string(); }
   std::string next_name() { return std::to_string(++processes_); }
 

@@ -17,9 +17,6 @@
 #define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
@@ -34,6 +31,7 @@
 #include <fmt/format.h>
 
 #include "common/error.h"
+#include "common/net.h"
 #include "worker/train/comm/backends.h"
 #include "worker/train/comm/rendezvous.h"
 
@@ -78,23 +76,6 @@ class MpiSession {
   std::atomic<int> leases_{0};
   std::atomic<bool> failed_{false};
 };
-
-// A TCP port that is free now: the kernel's pick for port 0. The store binds it right after.
-uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_ANY);
-  socklen_t length = sizeof address;
-  const bool ok = fd >= 0 &&
-                  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
-  const int error = errno;
-  if (fd >= 0) ::close(fd);
-  if (!ok)
-    fail("MPI bootstrap: no free TCP port for the rendezvous store: {}", std::strerror(error));
-  return ntohs(address.sin_port);
-}
 
 // Where the other ranks reach rank 0's store (see the top of this file). Collective.
 std::string store_host() {
@@ -184,7 +165,7 @@ MpiWorld join_mpi_world(std::chrono::milliseconds timeout) {
     try {
       RendezvousAddress address;
       address.host = host;
-      address.port = free_port();
+      address.port = pick_free_tcp_port();
       stores = store_factory(address, 0, world.size, timeout);
       stores();  // starts the server, which the factory keeps
       fmt::format_to_n(url.data(), url.size() - 1, "tcp://{}:{}", address.host, address.port);
