@@ -7,7 +7,8 @@
 //     match the job's gpu_type (case-insensitive substring of the GPU name; "any" matches all)
 //     and have at least min_gpu_memory_gb. Ranks may span workers; the fewest workers are used
 //     (best fit: the worker with the fewest free matching slots that still holds the gang, else
-//     the workers with the most free matching slots first).
+//     the workers with the most free matching slots first; ties go to the earlier worker in
+//     `pool`). Ranks follow the workers in the order taken, then slot index, lowest first.
 //  2. Order: priority (higher first), then fair share (lower decayed GPU-seconds of the owner
 //     first), then age (earlier submit first), then id.
 //  3. Quota: a user may hold at most quota(user) GPUs at once (running + placed this pass);
@@ -16,8 +17,13 @@
 //     of free slots reserves the free slots it could use; later jobs may only use unreserved
 //     slots. Because reserved slots are exactly those the head could use now, a backfilled job
 //     never takes a slot the head is waiting for. Only that one reservation exists per pass.
-//  5. Jobs that no set of registered, up workers could ever hold (too many GPUs of that type)
-//     wait with REASON_NO_MATCHING_GPUS and reserve nothing.
+//     The head waits with REASON_WAITING_FOR_GPUS; a later job that would fit but for the
+//     reservation waits with REASON_PRIORITY, else with REASON_WAITING_FOR_GPUS. With
+//     backfill off the head reserves every free slot: nothing after it starts this pass.
+//  5. Jobs that no set of registered, up workers could ever hold (too many GPUs of that type,
+//     busy or not; or gpus < 1) wait with REASON_NO_MATCHING_GPUS and reserve nothing.
+//  6. A job whose previous attempt is still stopping waits with REASON_STOPPING_PREVIOUS and
+//     reserves nothing. Reasons are checked in the order 6, 5, 3, then room (1 and 4).
 #pragma once
 
 #include <cstdint>

@@ -3,11 +3,6 @@
 // same job alone (DESIGN.md, "Batch arithmetic"). Every sample has its own completion length, so a
 // step's label-token count (train_log.jsonl) tells which samples it trained on; it is checked
 // against the global sample order, whose slicing data_parallel_order_test.cc proves.
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -27,13 +22,12 @@
 
 #include "common/file_util.h"
 #include "common/net.h"
-#include "common/safetensors.h"
+#include "tests/adapter_compare.h"
+#include "tests/child_process.h"
 #include "tests/test_util.h"
 #include "worker/train/dataset.h"
 #include "worker/train/sample_order.h"
 #include "worker/train/tokenizer.h"
-
-extern char** environ;
 
 namespace gradpool {
 namespace {
@@ -47,71 +41,13 @@ constexpr double kRelTol = 1e-5;                       // summation order differ
 constexpr int64_t kSteps = 12, kGlobal = 4, kSamples = 24, kSeed = 7;  // 2 epochs of 6 steps
 constexpr int kCollectiveTimeoutS = 3;
 
-// A running process, stdout and stderr in <log>.out and <log>.err; one still running when this
-// goes out of scope (a failed assertion) is killed — continued first if stopped — and reaped.
-class Child {
+// One thread per rank: ranks share the cores, and the comparisons do not depend on it.
+class Child : public testing::ChildProcess {
  public:
-  Child(Args args, const fs::path& log) : log_(log) {
-    std::vector<char*> argv;
-    for (auto& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    // One thread per rank: ranks share the cores, and the comparisons do not depend on it.
-    std::vector<std::string> env = {"OMP_NUM_THREADS=1", "OMPI_ALLOW_RUN_AS_ROOT=1",
-                                    "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1"};
-    for (char** e = environ; *e; ++e)
-      if (std::strncmp(*e, "OMP_NUM_THREADS=", 16) != 0) env.push_back(*e);
-    std::vector<char*> envp;
-    for (auto& var : env) envp.push_back(var.data());
-    envp.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    const std::string out = log.string() + ".out", err = log.string() + ".err";
-    posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int rc = posix_spawnp(&pid_, argv[0], &actions, nullptr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
-      pid_ = -1;
-      ADD_FAILURE() << "cannot start " << argv[0] << ": " << std::strerror(rc);
-    }
-  }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-  ~Child() {
-    if (running()) signal(SIGKILL), signal(SIGCONT);
-    wait();
-  }
-
-  void signal(int sig) const {
-    if (pid_ > 0) ::kill(pid_, sig);
-  }
-  bool running() {
-    if (pid_ > 0 && ::waitpid(pid_, &raw_, WNOHANG) == pid_) pid_ = -1;
-    return pid_ > 0;
-  }
-  // The exit status, or -N if signal N killed it.
-  int wait() {
-    if (pid_ > 0 && ::waitpid(pid_, &raw_, 0) == pid_) pid_ = -1;
-    return status();
-  }
-  // The exit status if the process ends before `deadline`.
-  std::optional<int> wait_until(Clock::time_point deadline) {
-    while (running() && Clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    if (running()) return std::nullopt;
-    return status();
-  }
-  // stdout and stderr (mpirun forwards its ranks' output to both).
-  std::string output() const {
-    return read_file(log_.string() + ".err") + read_file(log_.string() + ".out");
-  }
-
- private:
-  int status() const { return WIFEXITED(raw_) ? WEXITSTATUS(raw_) : -WTERMSIG(raw_); }
-
-  pid_t pid_ = -1;
-  int raw_ = 0;
-  fs::path log_;
+  Child(Args args, const fs::path& log)
+      : ChildProcess(std::move(args), log,
+                     {"OMP_NUM_THREADS=1", "OMPI_ALLOW_RUN_AS_ROOT=1",
+                      "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1"}) {}
 };
 using Ranks = std::vector<std::unique_ptr<Child>>;
 
@@ -144,28 +80,6 @@ int64_t latest_checkpoint(const fs::path& output) {
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
-}
-
-// Both adapters hold the same tensors, each within kRelTol: ‖a − b‖₂ ≤ kRelTol · ‖b‖₂. (Per
-// element, AdamW's normalized update amplifies the rounding of small gradients to ~1e-5 after 12
-// steps.)
-void expect_close_adapters(const fs::path& a, const fs::path& b) {
-  const SafetensorsFile fa = SafetensorsFile::open(a.string()),
-                        fb = SafetensorsFile::open(b.string());
-  ASSERT_EQ(fa.tensors().size(), fb.tensors().size());
-  for (const auto& [name, info] : fa.tensors()) {
-    ASSERT_TRUE(fb.contains(name)) << b << " lacks " << name;
-    ASSERT_EQ(info.dtype, DType::F32) << name;
-    ASSERT_EQ(info.shape, fb.info(name).shape) << name;
-    const auto* x = reinterpret_cast<const float*>(fa.data(name));
-    const auto* y = reinterpret_cast<const float*>(fb.data(name));
-    double diff = 0, norm = 0;
-    for (int64_t i = 0; i < info.numel(); ++i) {
-      diff += (double{x[i]} - y[i]) * (double{x[i]} - y[i]);
-      norm += double{y[i]} * y[i];
-    }
-    EXPECT_LE(std::sqrt(diff), kRelTol * std::sqrt(norm)) << name << ": " << a << " vs " << b;
-  }
 }
 
 // One tiny random Llama and a prompt/completion dataset whose samples have 2..25 label tokens;
@@ -293,8 +207,8 @@ class DataParallel : public ::testing::Test {
         epoch_tokens = 0;
       }
     }
-    expect_close_adapters(run / "adapter_model.safetensors",
-                          reference() / "adapter_model.safetensors");
+    testing::expect_close_adapters(run / "adapter_model.safetensors",
+                                   reference() / "adapter_model.safetensors", kRelTol);
   }
 
   // Polls until `done()`, while every rank is still running.

@@ -2,11 +2,6 @@
 // read what a run leaves behind (train_log.jsonl, adapters), and the TrainProcess fixture.
 #pragma once
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -24,9 +19,8 @@
 
 #include "common/file_util.h"
 #include "common/safetensors.h"
+#include "tests/child_process.h"
 #include "tests/test_util.h"
-
-extern char** environ;
 
 namespace gradpool::testing {
 
@@ -36,58 +30,17 @@ using Args = std::vector<std::string>;
 // Generous: a run here takes a second or two, but CI machines are shared.
 constexpr auto kDeadline = std::chrono::seconds(120);
 
-// A running gradpool-train with stdout and stderr redirected to `<log>.out` and `<log>.err`.
-// A child still running when this goes out of scope (a failed assertion) is killed and reaped.
-class Child {
+// A running gradpool-train (args without the program name), output in <log>.out and <log>.err.
+class Child : public ChildProcess {
  public:
-  Child(const Args& args, const fs::path& log) : err_path_(log.string() + ".err") {
-    Args full = {GRADPOOL_TRAIN_BIN};
-    full.insert(full.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& arg : full) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    const std::string out_path = log.string() + ".out";
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0644);
-    const int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
-      pid_ = -1;
-      ADD_FAILURE() << "cannot start " << argv[0] << ": " << std::strerror(rc);
-    }
-  }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-  ~Child() {
-    signal(SIGKILL);
-    wait();
-  }
-
-  void signal(int sig) {
-    if (running()) ::kill(pid_, sig);  // never kill(-1, ...): that signals every process we own
-  }
-
-  bool running() {
-    if (pid_ > 0 && ::waitpid(pid_, &raw_status_, WNOHANG) == pid_) pid_ = -1;
-    return pid_ > 0;
-  }
-
-  // The exit status, or -N if signal N killed the process.
-  int wait() {
-    if (pid_ > 0 && ::waitpid(pid_, &raw_status_, 0) == pid_) pid_ = -1;
-    return WIFEXITED(raw_status_) ? WEXITSTATUS(raw_status_) : -WTERMSIG(raw_status_);
-  }
-
-  std::string stderr_text() const { return read_file(err_path_); }
+  Child(const Args& args, const fs::path& log) : ChildProcess(with_program(args), log) {}
 
  private:
-  pid_t pid_ = -1;
-  int raw_status_ = 0;
-  std::string err_path_;
+  static Args with_program(const Args& args) {
+    Args full = {GRADPOOL_TRAIN_BIN};
+    full.insert(full.end(), args.begin(), args.end());
+    return full;
+  }
 };
 
 struct Finished {

@@ -1,0 +1,15 @@
+#include "coordinator/auth/names.h"
+
+#include <cctype>
+
+namespace gradpool {
+
+bool is_valid_name(std::string_view name) {
+  if (name.empty() || name.size() > 64 || name == "." || name == "..") return false;
+  for (const char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-')
+      return false;
+  return true;
+}
+
+}  // namespace gradpool
