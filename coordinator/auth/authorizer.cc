@@ -21,7 +21,8 @@ grpc::Status Authorizer::authorize(const grpc::ServerContext& context,
 Caller Authorizer::require(const grpc::ServerContext& context, std::initializer_list<Role> allowed,
                            const char* method) const {
   const std::string token = bearer_token(context);
-  if (token.empty()) rpc_fail(grpc::StatusCode::UNAUTHENTICATED, "{}: missing bearer token", method);
+  if (token.empty())
+    rpc_fail(grpc::StatusCode::UNAUTHENTICATED, "{}: missing bearer token", method);
   std::optional<Caller> caller = tokens_.find(token);
   if (!caller) rpc_fail(grpc::StatusCode::UNAUTHENTICATED, "{}: unknown token", method);
   if (std::find(allowed.begin(), allowed.end(), caller->role) == allowed.end())

@@ -12,4 +12,8 @@ bool is_valid_name(std::string_view name) {
   return true;
 }
 
+bool is_sha256_hex(std::string_view text) {
+  return text.size() == 64 && text.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
 }  // namespace gradpool

@@ -79,7 +79,8 @@ std::vector<std::pair<std::string, Role>> TokenStore::list() const {
   auto held = db_.lock();
   Statement select(db_, "SELECT user, role FROM tokens ORDER BY user, rowid");
   std::vector<std::pair<std::string, Role>> tokens;
-  while (select.step()) tokens.emplace_back(select.column_text(0), parse_role(select.column_text(1)));
+  while (select.step())
+    tokens.emplace_back(select.column_text(0), parse_role(select.column_text(1)));
   return tokens;
 }
 

@@ -5,10 +5,11 @@
 
 #include <chrono>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "coordinator/auth/names.h"
 #include "coordinator/datasets/jsonl_sharder.h"
 #include "coordinator/rpc_error.h"
 
@@ -54,11 +55,8 @@ v1::Dataset dataset_from_row(const Statement& row) {
   return dataset;
 }
 
-bool is_sha256_hex(const std::string& name) {
-  return name.size() == 64 && name.find_first_not_of("0123456789abcdef") == std::string::npos;
-}
-
-// Makes a rename inside `dir` durable before the row that points at it is committed.
+// Makes the entries of `dir` (new files, a rename) durable before the row that points at them is
+// committed.
 void sync_directory(const fs::path& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
   if (fd < 0 || ::fsync(fd) != 0)
@@ -71,7 +69,8 @@ void sync_directory(const fs::path& dir) {
 DatasetStore::DatasetStore(Database& db, std::string root_dir, DatasetLimits limits)
     : db_(db), root_(std::move(root_dir)), limits_(limits) {
   if (limits_.max_bytes <= 0) fail("--max-dataset-bytes must be > 0, got {}", limits_.max_bytes);
-  if (limits_.shard_records <= 0) fail("--shard-records must be > 0, got {}", limits_.shard_records);
+  if (limits_.shard_records <= 0)
+    fail("--shard-records must be > 0, got {}", limits_.shard_records);
   std::error_code error;
   fs::create_directories(root_, error);
   if (error) fail("{}: cannot create the dataset directory: {}", root_.string(), error.message());
@@ -132,8 +131,8 @@ void DatasetStore::check_may_write(const v1::UploadHeader& header, const Caller&
              header.name(), existing->owner());
   if (!owner.is_admin() && owner.user != existing->owner())
     rpc_fail(grpc::StatusCode::PERMISSION_DENIED,
-             "dataset '{}' belongs to {}; only its owner or an admin may replace it",
-             header.name(), existing->owner());
+             "dataset '{}' belongs to {}; only its owner or an admin may replace it", header.name(),
+             existing->owner());
 }
 
 v1::Dataset DatasetStore::commit(const v1::UploadHeader& header, const Caller& owner,
@@ -144,22 +143,23 @@ v1::Dataset DatasetStore::commit(const v1::UploadHeader& header, const Caller& o
   dataset.set_owner(owner.user);
   dataset.set_created_ms(now_ms());
   const fs::path target = sha_dir(dataset.sha256());
-  bool placed = false;
-  if (const std::optional<v1::Dataset> same_content = find_version(dataset.sha256())) {
-    // Its directory holds these bytes already, sharded as its row says.
-    *dataset.mutable_shards() = same_content->shards();
-  } else {
-    fs::remove_all(target);
-    fs::rename(shards_dir, target);
-    placed = true;
-    sync_directory(root_);
-  }
   const std::optional<v1::Dataset> previous = find(header.name());
+  bool placed = false;
   try {
+    if (const std::optional<v1::Dataset> same_content = find_version(dataset.sha256())) {
+      // Its directory holds these bytes already, sharded as its row says.
+      *dataset.mutable_shards() = same_content->shards();
+    } else {
+      sync_directory(shards_dir);
+      fs::remove_all(target);  // an orphan of an interrupted commit
+      fs::rename(shards_dir, target);
+      placed = true;
+      sync_directory(root_);
+    }
     db_.transaction([&] {
       Statement(db_, "DELETE FROM datasets WHERE name = ?").bind(1, header.name()).run();
-      Statement insert(db_, fmt::format("INSERT INTO datasets ({}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                        kColumns));
+      Statement insert(
+          db_, fmt::format("INSERT INTO datasets ({}) VALUES (?, ?, ?, ?, ?, ?, ?)", kColumns));
       insert.bind(1, dataset.name())
           .bind(2, dataset.owner())
           .bind(3, dataset.sha256())
@@ -223,7 +223,8 @@ void DatasetStore::remove_if_unreferenced(const std::string& sha256) {
   std::error_code error;
   fs::remove_all(sha_dir(sha256), error);
   // The row is gone already; a directory left behind is removed at the next start.
-  if (error) spdlog::warn("datasets: cannot remove {}: {}", sha_dir(sha256).string(), error.message());
+  if (error)
+    spdlog::warn("datasets: cannot remove {}: {}", sha_dir(sha256).string(), error.message());
 }
 
 }  // namespace gradpool

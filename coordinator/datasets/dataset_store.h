@@ -7,7 +7,9 @@
 // which is deleted once no row references it.
 //
 // Errors are RpcError (or Error, for bad content) with messages that name the dataset.
-// Thread safety: any thread; uploads run concurrently, their commits are serialised.
+// One DatasetStore per data directory, in the serving process only: it removes what it takes for
+// leftovers when it starts. Thread safety: any thread; uploads run concurrently, their commits are
+// serialised. Do not call it while holding the Database lock (commits take their own mutex first).
 #pragma once
 
 #include <cstdint>

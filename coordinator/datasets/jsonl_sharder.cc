@@ -140,7 +140,8 @@ ShardedJsonl shard_jsonl(const std::string& input_path, const std::string& shard
       fail("dataset '{}' line {}: {}, but line {} is {} (every line must have the same format)",
            dataset_name, number, describe(found), format_line, describe(format));
     }
-    if (!shard) shard = std::make_unique<ShardWriter>(shards_dir, static_cast<int>(result.shards.size()));
+    if (!shard)
+      shard = std::make_unique<ShardWriter>(shards_dir, static_cast<int>(result.shards.size()));
     shard->add(line);
     ++result.records;
     if (shard->records() == shard_records) {
@@ -152,9 +153,10 @@ ShardedJsonl shard_jsonl(const std::string& input_path, const std::string& shard
     rpc_fail(grpc::StatusCode::INTERNAL, "{}: read failed: {}", input_path, std::strerror(errno));
   if (shard) result.shards.push_back(shard->close());
   if (result.records == 0)
-    fail("dataset '{}': no records (expected one JSON object with \"text\" or "
-         "\"prompt\"+\"completion\" per line)",
-         dataset_name);
+    fail(
+        "dataset '{}': no records (expected one JSON object with \"text\" or "
+        "\"prompt\"+\"completion\" per line)",
+        dataset_name);
   return result;
 }
 

@@ -3,10 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <ostream>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include <gmock/gmock.h>
 
 #include "coordinator/scheduler/scheduler.h"
 
@@ -14,8 +18,8 @@ namespace gradpool::sched {
 
 // Lets GoogleTest print reasons by name.
 inline void PrintTo(PendingReason reason, std::ostream* out) {
-  static const char* const kNames[] = {"kNone",    "kWaitingForGpus", "kPriority",
-                                       "kQuota",   "kNoMatchingGpus", "kStoppingPrevious"};
+  static const char* const kNames[] = {"kNone",  "kWaitingForGpus", "kPriority",
+                                       "kQuota", "kNoMatchingGpus", "kStoppingPrevious"};
   *out << kNames[static_cast<int>(reason)];
 }
 
@@ -82,6 +86,17 @@ inline std::vector<uint64_t> pending_ids(const Decision& decision) {
   std::vector<uint64_t> ids;
   for (const PendingJob& pending : decision.pending) ids.push_back(pending.job_id);
   return ids;
+}
+
+inline std::vector<SlotRef> refs(std::initializer_list<std::pair<const char*, int>> slots) {
+  std::vector<SlotRef> out;
+  for (const auto& [worker_id, slot] : slots) out.push_back({worker_id, slot});
+  return out;
+}
+
+// Matches a `const Placement*` that is set and whose ranks are `expected` (from refs()).
+MATCHER_P(RanksAre, expected, "") {
+  return arg != nullptr && arg->ranks == expected;
 }
 
 // Marks the placement's slots busy (the ranks started) or free (they exited) in `pool`.

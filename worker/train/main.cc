@@ -1,6 +1,8 @@
 // gradpool-train: one training rank. Run by a worker, by mpirun/srun, or by hand:
 //   gradpool-train --config job.yaml [--set lora.r=8 ...] [--device cuda:0]
 //   gradpool-train --config job.yaml --world-size 2 --rank R --rendezvous tcp://127.0.0.1:29500
+//   gradpool-train --config spec.yaml ... --rendezvous gradpool://HOST:PORT/JOB/ATTEMPT
+//                  --report-fd 3      (as a worker daemon starts its ranks)
 //   mpirun -np 4 gradpool-train --config job.yaml
 //   gradpool-train init-model --preset tiny-llama --out models/tiny
 //   gradpool-train make-dataset --out data.jsonl /usr/share/games/fortunes/*
@@ -10,9 +12,9 @@
 #include <csignal>
 #include <filesystem>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "common/error.h"
 #include "common/job_spec.h"
@@ -86,7 +88,10 @@ int run(int argc, char** argv) {
   };
   app.add_option("--rank", dist.rank, "this rank (data parallel; set by MPI under mpirun/srun)");
   app.add_option("--world-size", dist.world_size, "number of ranks")->capture_default_str();
-  app.add_option("--rendezvous", dist.rendezvous, "tcp://HOST:PORT (rank 0 serves) or file:///PATH");
+  app.add_option(
+      "--rendezvous", dist.rendezvous,
+      "tcp://HOST:PORT (rank 0 serves), file:///PATH, or gradpool://HOST:PORT/JOB/ATTEMPT "
+      "(the coordinator's; token in env GRADPOOL_RENDEZVOUS_TOKEN)");
   app.add_option("--backend", dist.backend, "auto, gloo, nccl or mpi")->capture_default_str();
   app.add_option("--local-address", dist.local_address, "address this rank's Gloo endpoint binds")
       ->capture_default_str();
@@ -96,6 +101,8 @@ int run(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--local-batch", dist.local_batch,
                  "sequences per step on this rank (default: an even share of batch.global)");
+  app.add_option("--report-fd", options.report_fd,
+                 "write JSON-lines progress events to this open file descriptor (for a worker)");
   app.add_option("-c,--config", config_path, "job spec (YAML)")->check(CLI::ExistingFile);
   app.add_option("--set", overrides, "override a spec field: --set lora.r=8 (repeatable)");
   add_run_flags(&app);
@@ -114,7 +121,8 @@ int run(int argc, char** argv) {
   std::string separator = "%", jsonl_out;
   make_dataset->add_option("inputs", inputs, "text files")->required()->check(CLI::ExistingFile);
   make_dataset->add_option("--out", jsonl_out, "output .jsonl")->required();
-  make_dataset->add_option("--separator", separator, "record separator line")->capture_default_str();
+  make_dataset->add_option("--separator", separator, "record separator line")
+      ->capture_default_str();
 
   auto* demo_cmd = app.add_subcommand("demo", "LoRA-train a tiny model on Debian's fortunes");
   add_run_flags(demo_cmd);

@@ -16,11 +16,13 @@
 #include "worker/train/batch_planner.h"
 #include "worker/train/checkpoint.h"
 #include "worker/train/comm/communicator.h"
+#include "worker/train/comm/rendezvous.h"
 #include "worker/train/dataset.h"
 #include "worker/train/lora.h"
 #include "worker/train/model.h"
 #include "worker/train/optimizer.h"
 #include "worker/train/progress.h"
+#include "worker/train/report_stream.h"
 #include "worker/train/sample_order.h"
 #include "worker/train/tokenizer.h"
 #include "worker/train/torch_util.h"
@@ -112,7 +114,6 @@ CommOptions comm_options(const DistributedOptions& distributed, const at::Device
   options.backend = parse_comm_backend(distributed.backend);
   options.rank = distributed.rank;
   options.world_size = distributed.world_size;
-  options.rendezvous = distributed.rendezvous;
   options.local_address = distributed.local_address;
   options.timeout =
       std::chrono::milliseconds(static_cast<int64_t>(distributed.collective_timeout_s * 1000));
@@ -120,6 +121,11 @@ CommOptions comm_options(const DistributedOptions& distributed, const at::Device
   if (options.world_size < 1) fail("--world-size: must be at least 1");
   if (options.rank < 0 || options.rank >= options.world_size)
     fail("--rank: {} is not in [0, {})", options.rank, options.world_size);
+  // A world of one needs no rendezvous, so a gradpool:// one is not resolved (no coordinator call).
+  options.rendezvous = options.world_size > 1
+                           ? resolve_rendezvous(distributed.rendezvous, options.rank,
+                                                options.local_address, options.timeout)
+                           : distributed.rendezvous;
   return options;
 }
 
@@ -200,6 +206,7 @@ struct Trainer::State {
   std::unique_ptr<Dataset> data;
   std::unique_ptr<LoraAdapter> adapter;
   std::unique_ptr<Communicator> comm;  // null when training alone
+  std::unique_ptr<ReportStream> report;
   int rank = 0, world_size = 1;
   int64_t local_batch = 0;   // sequences of each global batch that this rank trains on
   int64_t local_offset = 0;  // where this rank's slice of the global batch starts
@@ -213,6 +220,7 @@ Trainer::Trainer(JobSpec spec, TrainerOptions options) : state_(std::make_unique
   s.spec = std::move(spec);
   s.options = std::move(options);
   const JobSpec& job = s.spec;
+  s.report = std::make_unique<ReportStream>(s.options.report_fd);
   s.device = resolve_device(s.options.device);
   const at::ScalarType dtype = resolve_precision(job.precision, s.device);
   s.comm = connect(comm_options(s.options.distributed, s.device));
@@ -326,14 +334,20 @@ TrainOutcome Trainer::run() {
     }
   }
   SampleOrder order(s.data->samples.size(), static_cast<uint64_t>(job.seed), state.cursor);
+  ReportStream& report = *s.report;
+  report.start(s.rank, s.world_size, state.step, s.total_steps);
 
   // Rank 0 writes; the others wait at the barrier so that all leave it at the same step.
   auto save_checkpoint = [&] {
+    const auto start = std::chrono::steady_clock::now();
     state.cursor = order.cursor();
     state.loss_scale = runner.loss_scaler().enabled ? runner.loss_scaler().scale : 0;
     state.clean_steps = runner.loss_scaler().clean_steps;
     if (leader) checkpoints.save(state, *s.adapter, optimizer, job.model);
     if (s.comm) s.comm->barrier();
+    report.checkpoint(
+        state.step,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   };
 
   const int64_t seq_len = job.seq_len, global = job.batch.global, local = s.local_batch;
@@ -352,11 +366,13 @@ TrainOutcome Trainer::run() {
     const std::vector<int64_t> mine(batch.begin() + s.local_offset,
                                     batch.begin() + s.local_offset + local);
     std::vector<MicroBatch> micro_batches;
+    int64_t local_tokens = 0;  // only counted for the report stream
     if (local > 0) {
       s.data->samples.gather(mine, ids.data(), labels.data());
       const at::Tensor my_ids = at::from_blob(ids.data(), {local, seq_len}, at::kInt).to(at::kLong);
       const at::Tensor my_labels =
           at::from_blob(labels.data(), {local, seq_len}, at::kInt).to(at::kLong);
+      if (report.enabled()) local_tokens = count_label_tokens(my_labels);
       for (int64_t row = 0; row < local; row += s.micro_batch) {
         const int64_t rows = std::min(s.micro_batch, local - row);
         micro_batches.push_back({my_ids.narrow(0, row, rows), my_labels.narrow(0, row, rows)});
@@ -386,6 +402,8 @@ TrainOutcome Trainer::run() {
                << "\n"
                << std::flush;
     }
+    report.step({state.step, s.total_steps, result.loss, lr, result.grad_norm, result.label_tokens,
+                 local_tokens, global, step_s, allreduce_s, result.skipped});
     if (result.stop_requested && state.step < s.total_steps) {
       progress.finish();
       save_checkpoint();
@@ -411,6 +429,7 @@ TrainOutcome Trainer::run() {
                  job.output, progress.tokens_per_second());
   }
   if (s.comm) s.comm->barrier();
+  report.done(state.step);
   return TrainOutcome::kFinished;
 }
 

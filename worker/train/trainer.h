@@ -20,10 +20,10 @@ namespace gradpool {
 // How this rank joins the others of a data-parallel job (world_size 1: alone). Under mpirun/srun
 // rank and world size come from MPI instead.
 struct DistributedOptions {
-  std::string backend = "auto";      // auto | gloo | nccl | mpi
+  std::string backend = "auto";  // auto | gloo | nccl | mpi
   int rank = 0;
   int world_size = 1;
-  std::string rendezvous;            // tcp://HOST:PORT or file:///PATH
+  std::string rendezvous;  // tcp://HOST:PORT, file:///PATH or gradpool://HOST:PORT/JOB/ATTEMPT
   std::string local_address = "127.0.0.1";
   double collective_timeout_s = 600;
   // Sequences this rank contributes per step (micro × accum); default: an even share of
@@ -35,6 +35,7 @@ struct TrainerOptions {
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
   bool resume = true;           // continue from <output>/checkpoints when one exists
   bool interactive = false;     // draw a progress bar (a terminal) instead of log lines
+  int report_fd = -1;  // JSON-lines progress events for a worker (report_stream.h); -1: none
   DistributedOptions distributed;
 };
 
