@@ -4,9 +4,9 @@
 // The pool cycles through three node kinds: 8× A100 80GB, 8× H100 80GB, 4× GTX 1080 8GB. The
 // queue mixes 1/2/4/8-GPU jobs of any/A100/H100/GTX type with memory floors, priorities 0–3 and
 // 50 users with random decayed usage, GPUs in use and a few quotas. Each configuration marks a
-// share of the pool's slots busy at random and runs the pass --passes times on the same input
-// (one untimed pass first). Before printing, every decision is checked: each gang whole, on
-// matching free slots of up workers, no slot given twice.
+// share of the pool's slots busy at random (busy% is the share drawn) and runs the pass --passes
+// times on the same input (one untimed pass first). Before printing, every decision is checked:
+// each gang whole, on matching free slots of up workers, no slot given twice.
 //
 //   scheduler_bench [--jobs 10000] [--workers 256] [--passes 20] [--seed 1]
 #include <algorithm>
@@ -123,9 +123,9 @@ void run_row(const char* label, double busy_share, const std::vector<QueuedJob>&
              const Usage& usage, const Policy& policy, int workers, int passes, uint32_t seed) {
   std::mt19937 rng(seed);
   const std::vector<WorkerView> pool = make_pool(workers, busy_share, rng);
-  int free_gpus = 0;
+  int gpus = 0, free_gpus = 0;
   for (const WorkerView& view : pool)
-    for (const Slot& slot : view.slots) free_gpus += slot.busy ? 0 : 1;
+    for (const Slot& slot : view.slots) ++gpus, free_gpus += slot.busy ? 0 : 1;
 
   Decision decision = schedule(pool, queue, usage, policy);  // untimed: warms caches
   std::vector<double> ms;
@@ -140,9 +140,10 @@ void run_row(const char* label, double busy_share, const std::vector<QueuedJob>&
   int placed_gpus = 0;
   for (const Placement& placement : decision.placements)
     placed_gpus += static_cast<int>(placement.ranks.size());
-  std::printf("%8s %7.1f %10d %7zu %7zu %12d %8zu %9.2f %10.2f %9.2f\n", label, 100 * busy_share,
-              free_gpus, queue.size(), decision.placements.size(), placed_gpus,
-              decision.pending.size(), ms.front(), ms[ms.size() / 2], ms.back());
+  std::printf("%8s %7.1f %10d %7zu %7zu %12d %8zu %9.2f %10.2f %9.2f\n", label,
+              100.0 * (gpus - free_gpus) / gpus, free_gpus, queue.size(),
+              decision.placements.size(), placed_gpus, decision.pending.size(), ms.front(),
+              ms[ms.size() / 2], ms.back());
 }
 
 }  // namespace
@@ -151,10 +152,11 @@ int main(int argc, char** argv) {
   int jobs = 10000, workers = 256, passes = 20;
   uint32_t seed = 1;
   CLI::App app{"scheduler_bench: milliseconds per gradpool scheduling pass"};
-  app.add_option("--jobs", jobs, "queued jobs")->check(CLI::PositiveNumber);
+  app.add_option("--jobs", jobs, "queued jobs")->check(CLI::Range(1, 10000000));
   app.add_option("--workers", workers, "workers (8x A100, 8x H100, 4x GTX 1080 nodes in turn)")
-      ->check(CLI::PositiveNumber);
-  app.add_option("--passes", passes, "timed passes per configuration")->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--passes", passes, "timed passes per configuration")
+      ->check(CLI::Range(1, 100000));
   app.add_option("--seed", seed, "random seed of the pool and queue");
   CLI11_PARSE(app, argc, argv);
 

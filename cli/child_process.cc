@@ -17,7 +17,9 @@ extern char** environ;
 namespace gradpool::cli {
 namespace {
 
-std::string variable_name(const std::string& entry) { return entry.substr(0, entry.find('=')); }
+std::string variable_name(const std::string& entry) {
+  return entry.substr(0, entry.find('='));
+}
 
 // Our environment with `extra` added or replacing same-named entries.
 std::vector<std::string> child_environment(const std::vector<std::string>& extra) {
@@ -42,8 +44,7 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
 
 // Only async-signal-safe calls from here to exec: the parent may have other threads (gRPC).
 [[noreturn]] void exec_child(const SpawnOptions& options, pid_t parent, int output_fd,
-                             int stdout_fd, int error_pipe, char* const* argv,
-                             char* const* envp) {
+                             int stdout_fd, int error_pipe, char* const* argv, char* const* envp) {
   if (options.new_process_group) ::setpgid(0, 0);
   if (options.parent_death_signal != 0) {
     ::prctl(PR_SET_PDEATHSIG, options.parent_death_signal);
@@ -84,10 +85,10 @@ ChildProcess::ChildProcess(const SpawnOptions& options) {
 
   int output_fd = -1;
   if (!options.output_file.empty()) {
-    output_fd = ::open(options.output_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                       0600);
-    if (output_fd < 0) fail("{}: cannot open for writing: {}", options.output_file,
-                            std::strerror(errno));
+    output_fd =
+        ::open(options.output_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (output_fd < 0)
+      fail("{}: cannot open for writing: {}", options.output_file, std::strerror(errno));
   }
   int capture[2] = {-1, -1};
   int error_pipe[2] = {-1, -1};
@@ -107,7 +108,8 @@ ChildProcess::ChildProcess(const SpawnOptions& options) {
     ::close(error_pipe[0]);
     fail("{}: cannot fork: {}", name_, std::strerror(fork_error));
   }
-  // exec closes the error pipe (O_CLOEXEC): EOF means the program started, an errno that it did not.
+  // exec closes the error pipe (O_CLOEXEC): EOF means the program started, an errno that it did
+  // not.
   int exec_error = 0;
   ssize_t got;
   do got = ::read(error_pipe[0], &exec_error, sizeof exec_error);
@@ -185,13 +187,15 @@ std::string ChildProcess::read_stdout() {
 }
 
 void run_program(const std::vector<std::string>& argv) {
-  ChildProcess child(SpawnOptions{argv});
-  if (const int status = child.wait(); status != 0)
-    fail("{} exited with {}", child.name(), status);
+  SpawnOptions options;
+  options.argv = argv;
+  ChildProcess child(options);
+  if (const int status = child.wait(); status != 0) fail("{} exited with {}", child.name(), status);
 }
 
 std::string run_program_captured(const std::vector<std::string>& argv) {
-  SpawnOptions options{argv};
+  SpawnOptions options;
+  options.argv = argv;
   options.capture_stdout = true;
   ChildProcess child(options);
   const std::string output = child.read_stdout();

@@ -1,6 +1,6 @@
 // ChildProcess: one program started and supervised by `gradpool run` (the coordinator, the worker
-// daemon, gradpool-train's demo helpers). The object owns the process: it can signal it, wait for it
-// with a timeout, and stop it (SIGTERM, then SIGKILL after a grace period); destroying a running
+// daemon, gradpool-train's demo helpers). The object owns the process: it can signal it, wait for
+// it with a timeout, and stop it (SIGTERM, then SIGKILL after a grace period); destroying a running
 // one kills and reaps it, so no child outlives a failing command as a zombie or an orphan.
 // Safe to use from several threads (gradpool run watches its children while it follows logs).
 #pragma once

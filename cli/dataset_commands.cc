@@ -74,8 +74,8 @@ int remove(const GlobalOptions& global, const std::string& name) {
   Client client(global);
   v1::Dataset dataset;
   client.check(client.datasets().Delete(client.context().get(), ref(name), &dataset));
-  std::printf("removed dataset %s\n", dataset.name().empty() ? name.c_str()
-                                                             : dataset.name().c_str());
+  std::printf("removed dataset %s\n",
+              dataset.name().empty() ? name.c_str() : dataset.name().c_str());
   return 0;
 }
 
@@ -109,7 +109,8 @@ void add_dataset_commands(CLI::App& app, const GlobalOptions& global, Commands& 
   auto rm_name = std::make_shared<std::string>();
   auto* rm_cmd = datasets->add_subcommand("rm", "delete a dataset (refused while a job uses it)");
   rm_cmd->add_option("name", *rm_name, "dataset name")->required();
-  commands.push_back({rm_cmd, "datasets rm", [&global, rm_name] { return remove(global, *rm_name); }});
+  commands.push_back(
+      {rm_cmd, "datasets rm", [&global, rm_name] { return remove(global, *rm_name); }});
 
   auto show_name = std::make_shared<std::string>();
   auto* show_cmd = datasets->add_subcommand("show", "show a dataset and its shards");

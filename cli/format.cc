@@ -13,9 +13,9 @@ namespace gradpool::cli {
 namespace {
 
 constexpr std::pair<v1::JobState, const char*> kStateNames[] = {
-    {v1::JOB_QUEUED, "QUEUED"},         {v1::JOB_STARTING, "STARTING"},
-    {v1::JOB_RUNNING, "RUNNING"},       {v1::JOB_SUCCEEDED, "SUCCEEDED"},
-    {v1::JOB_FAILED, "FAILED"},         {v1::JOB_CANCELLED, "CANCELLED"}};
+    {v1::JOB_QUEUED, "QUEUED"},   {v1::JOB_STARTING, "STARTING"},
+    {v1::JOB_RUNNING, "RUNNING"}, {v1::JOB_SUCCEEDED, "SUCCEEDED"},
+    {v1::JOB_FAILED, "FAILED"},   {v1::JOB_CANCELLED, "CANCELLED"}};
 
 // "NVIDIA A100-SXM4-80GB" reads "A100-SXM4-80GB" in a table.
 std::string short_gpu_name(const std::string& name) {

@@ -11,7 +11,9 @@ constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP};
 std::atomic<int> last_signal{0};
 struct sigaction previous[std::size(kSignals)];
 
-void remember(int signal) { last_signal.store(signal); }
+void remember(int signal) {
+  last_signal.store(signal);
+}
 
 }  // namespace
 
@@ -28,6 +30,8 @@ InterruptGuard::~InterruptGuard() {
   for (size_t i = 0; i < std::size(kSignals); ++i) sigaction(kSignals[i], &previous[i], nullptr);
 }
 
-int InterruptGuard::received() { return last_signal.load(); }
+int InterruptGuard::received() {
+  return last_signal.load();
+}
 
 }  // namespace gradpool::cli

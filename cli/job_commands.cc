@@ -91,8 +91,8 @@ int cancel(const GlobalOptions& global, const std::vector<uint64_t>& ids) {
       std::printf("job %llu: %s\n", static_cast<unsigned long long>(id),
                   state_name(job.state()).c_str());
     } else {
-      std::fprintf(stderr, "gradpool: cancel: job %llu: %s\n",
-                   static_cast<unsigned long long>(id), client.describe_failure(result).c_str());
+      std::fprintf(stderr, "gradpool: cancel: job %llu: %s\n", static_cast<unsigned long long>(id),
+                   client.describe_failure(result).c_str());
       status = 1;
     }
   }
@@ -144,25 +144,25 @@ void add_job_commands(CLI::App& app, const GlobalOptions& global, Commands& comm
       ->check(CLI::ExistingFile);
   submit_cmd->add_option("--set", submit_flags->overrides,
                          "override a spec field: --set lora.r=8 (repeatable)");
-  submit_cmd->add_option("--array", submit_flags->array_size,
-                         "submit N jobs; {index} in name, output and seed expands to 0..N-1")
+  submit_cmd
+      ->add_option("--array", submit_flags->array_size,
+                   "submit N jobs; {index} in name, output and seed expands to 0..N-1")
       ->check(CLI::PositiveNumber);
   submit_cmd->add_flag("-q,--quiet", submit_flags->quiet, "print only the job ids");
-  commands.push_back({submit_cmd, "submit", [&global, submit_flags] {
-                        return submit(global, *submit_flags);
-                      }});
+  commands.push_back(
+      {submit_cmd, "submit", [&global, submit_flags] { return submit(global, *submit_flags); }});
 
   auto list_args = std::make_shared<ListArgs>();
   auto* list_cmd = app.add_subcommand("list", "list jobs (by default those not finished yet)");
   auto* user_opt = list_cmd->add_option("--user", list_args->user, "only this user's jobs");
-  list_cmd->add_flag("--mine", list_args->mine, "only my jobs (those of $USER)")->excludes(user_opt);
+  list_cmd->add_flag("--mine", list_args->mine, "only my jobs (those of $USER)")
+      ->excludes(user_opt);
   list_cmd->add_option("--state", list_args->states,
                        "only these states, comma-separated: " + state_names());
   list_cmd->add_flag("--all", list_args->all, "finished jobs too");
   list_cmd->add_option("--limit", list_args->limit, "at most N jobs, newest first")
       ->check(CLI::NonNegativeNumber);
-  commands.push_back(
-      {list_cmd, "list", [&global, list_args] { return list(global, *list_args); }});
+  commands.push_back({list_cmd, "list", [&global, list_args] { return list(global, *list_args); }});
 
   auto show_id = std::make_shared<uint64_t>(0);
   auto show_json = std::make_shared<bool>(false);

@@ -52,10 +52,12 @@ std::string tail_of_file(const fs::path& path, size_t lines) {
   return text.substr(begin);
 }
 
+ServiceBinaries ServiceBinaries::find(const fs::path& dir) {
+  return {find_program(dir, "gradpool-coordinator"), find_program(dir, "gradpool-worker"),
+          find_program(dir, "gradpool-train")};
+}
+
 LocalService::LocalService(const LocalServiceOptions& options) : options_(options) {
-  coordinator_bin_ = find_program(options.bin_dir, "gradpool-coordinator");
-  worker_bin_ = find_program(options.bin_dir, "gradpool-worker");
-  train_bin_ = find_program(options.bin_dir, "gradpool-train");
   fs::create_directories(options.data_dir / "coordinator");
   // Only we may read the tokens, the database and the logs.
   fs::permissions(options.data_dir, fs::perms::owner_all, fs::perm_options::replace);
@@ -74,17 +76,19 @@ LocalService::LocalService(const LocalServiceOptions& options) : options_(option
   }
 }
 
-LocalService::~LocalService() { stop(); }
+LocalService::~LocalService() {
+  stop();
+}
 
 std::string LocalService::issue_token(const std::string& user, const std::string& role) {
-  const std::string output = run_program_captured(
-      {coordinator_bin_.string(), "token", "add", user, "--role", role, "--data-dir",
-       (options_.data_dir / "coordinator").string()});
+  const std::string output =
+      run_program_captured({options_.binaries.coordinator.string(), "token", "add", user, "--role", role,
+                            "--data-dir", (options_.data_dir / "coordinator").string()});
   // The token is 32 random bytes in hex; whatever else the command prints is for people.
   static const std::regex kToken("\\b[0-9a-f]{64}\\b");
   std::smatch match;
   if (!std::regex_search(output, match, kToken))
-    fail("{} token add printed no token: {}", coordinator_bin_.filename().string(), output);
+    fail("{} token add printed no token: {}", options_.binaries.coordinator.filename().string(), output);
   return match.str();
 }
 
@@ -92,9 +96,14 @@ void LocalService::start_coordinator() {
   const fs::path port_file = options_.data_dir / "coordinator.port";
   fs::remove(port_file);
   SpawnOptions spawn;
-  spawn.argv = {coordinator_bin_.string(),  "serve",      "--data-dir",
-                (options_.data_dir / "coordinator").string(), "--listen", "127.0.0.1:0",
-                "--port-file", port_file.string()};
+  spawn.argv = {options_.binaries.coordinator.string(),
+                "serve",
+                "--data-dir",
+                (options_.data_dir / "coordinator").string(),
+                "--listen",
+                "127.0.0.1:0",
+                "--port-file",
+                port_file.string()};
   spawn.output_file = (options_.data_dir / "coordinator.log").string();
   spawn.new_process_group = true;
   coordinator_ = std::make_unique<ChildProcess>(spawn);
@@ -115,7 +124,7 @@ void LocalService::start_coordinator() {
 
 void LocalService::start_worker() {
   SpawnOptions spawn;
-  spawn.argv = {worker_bin_.string(),
+  spawn.argv = {options_.binaries.worker.string(),
                 "--coordinator",
                 address_,
                 "--token-file",
@@ -127,7 +136,7 @@ void LocalService::start_worker() {
                 "--id",
                 "local",
                 "--train-bin",
-                train_bin_.string(),
+                options_.binaries.train.string(),
                 "--stop-grace-s",
                 "10"};
   spawn.output_file = (options_.data_dir / "worker.log").string();

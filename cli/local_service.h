@@ -31,8 +31,16 @@ std::filesystem::path find_program(const std::filesystem::path& dir, const std::
 // The last `lines` lines of a file ("" when it cannot be read), for error messages.
 std::string tail_of_file(const std::filesystem::path& path, size_t lines);
 
+// The programs LocalService runs; find() fails (saying how to build it) for one that is missing.
+struct ServiceBinaries {
+  std::filesystem::path coordinator;
+  std::filesystem::path worker;
+  std::filesystem::path train;
+  static ServiceBinaries find(const std::filesystem::path& dir);
+};
+
 struct LocalServiceOptions {
-  std::filesystem::path bin_dir;   // where the gradpool-* binaries are
+  ServiceBinaries binaries;
   std::filesystem::path data_dir;  // created if missing
   int cpu_slots = 1;               // the worker's --cpu-slots (used when it finds no GPU)
   std::string user = "local";      // the name the CLI's admin token is issued to
@@ -66,9 +74,6 @@ class LocalService {
   void check_waiting(const char* what);  // Error on a dead child, a signal or the deadline
 
   LocalServiceOptions options_;
-  std::filesystem::path coordinator_bin_;
-  std::filesystem::path worker_bin_;
-  std::filesystem::path train_bin_;
   std::chrono::steady_clock::time_point deadline_;
   std::string address_;
   std::unique_ptr<ChildProcess> coordinator_;

@@ -8,9 +8,10 @@ namespace {
 namespace fs = std::filesystem;
 
 // Job arrays expand "{index}" in name, output and seed on the coordinator. Validating here puts a
-// word in its place (the braces are not allowed in a name) and takes it out of the paths again.
+// number in its place (valid in a name and as a seed; the braces are not) and takes it out of the
+// paths again.
 constexpr const char* kIndexPlaceholder = "{index}";
-constexpr const char* kIndexStandIn = "ArrayIndex0";
+constexpr const char* kIndexStandIn = "9876543210";
 
 std::string replace_all(std::string text, const std::string& from, const std::string& to) {
   for (size_t at = 0; (at = text.find(from, at)) != std::string::npos; at += to.size())
@@ -43,9 +44,9 @@ bool output_given(const SubmitArgs& args) {
 bool dataset_is_path(const std::string& dataset, const fs::path& cwd) {
   if (dataset.find('/') != std::string::npos) return true;
   const std::string extension = ".jsonl";
-  const bool jsonl = dataset.size() > extension.size() &&
-                     dataset.compare(dataset.size() - extension.size(), extension.size(),
-                                     extension) == 0;
+  const bool jsonl =
+      dataset.size() > extension.size() &&
+      dataset.compare(dataset.size() - extension.size(), extension.size(), extension) == 0;
   std::error_code error;
   return jsonl && fs::exists(cwd / dataset, error);
 }

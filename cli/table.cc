@@ -10,7 +10,9 @@ namespace {
 constexpr std::string_view kSeparator = "  ";
 constexpr std::string_view kEllipsis = "…";
 
-bool is_continuation_byte(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+bool is_continuation_byte(char c) {
+  return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
+}
 
 // Byte length of the first `columns` code points of `text`.
 size_t prefix_bytes(std::string_view text, size_t columns) {
@@ -38,8 +40,8 @@ std::string without_trailing_spaces(std::string line) {
 }  // namespace
 
 size_t display_width(std::string_view text) {
-  return static_cast<size_t>(std::count_if(text.begin(), text.end(),
-                                           [](char c) { return !is_continuation_byte(c); }));
+  return static_cast<size_t>(
+      std::count_if(text.begin(), text.end(), [](char c) { return !is_continuation_byte(c); }));
 }
 
 std::string truncate_to_width(std::string_view text, size_t width) {

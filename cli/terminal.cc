@@ -20,7 +20,9 @@ std::optional<size_t> parse_columns(const char* text) {
 
 }  // namespace
 
-bool stdout_is_tty() { return ::isatty(STDOUT_FILENO) == 1; }
+bool stdout_is_tty() {
+  return ::isatty(STDOUT_FILENO) == 1;
+}
 
 size_t output_width(std::optional<size_t> tty_columns, const char* columns_env) {
   const std::optional<size_t> from_env = parse_columns(columns_env);

@@ -12,7 +12,9 @@ namespace {
 
 constexpr size_t kShortDigestLength = 12;
 
-std::string short_digest(const std::string& sha256) { return sha256.substr(0, kShortDigestLength); }
+std::string short_digest(const std::string& sha256) {
+  return sha256.substr(0, kShortDigestLength);
+}
 
 // "  key:        value\n", the values of one page lined up.
 std::string field(const std::string& key, const std::string& value) {
@@ -68,7 +70,8 @@ std::string job_details(const v1::Job& job, int64_t now_ms, bool tty, size_t max
   out += field("user", job.user());
   out += field("dataset", job.dataset());
   std::string gpus = fmt::format("{} (type {}", job.gpus(), job.gpu_type());
-  if (job.min_gpu_memory_gb() > 0) gpus += fmt::format(", at least {} GB each", job.min_gpu_memory_gb());
+  if (job.min_gpu_memory_gb() > 0)
+    gpus += fmt::format(", at least {} GB each", job.min_gpu_memory_gb());
   out += field("gpus", gpus + ")");
   out += field("priority", std::to_string(job.priority()));
   out += field("attempt", fmt::format("{} (max_restarts {})", job.attempt(), job.max_restarts()));
@@ -92,7 +95,8 @@ std::string dataset_details(const v1::Dataset& dataset, int64_t now_ms, size_t m
   std::string out = fmt::format("dataset {}\n", dataset.name());
   out += field("owner", dataset.owner());
   out += field("records", std::to_string(dataset.records()));
-  out += field("size", fmt::format("{} ({} bytes)", bytes_text(dataset.size_bytes()), dataset.size_bytes()));
+  out += field(
+      "size", fmt::format("{} ({} bytes)", bytes_text(dataset.size_bytes()), dataset.size_bytes()));
   out += field("sha256", dataset.sha256());
   out += field("created", when_text(dataset.created_ms(), now_ms));
   out += field("shards", std::to_string(dataset.shards_size()));
@@ -112,14 +116,12 @@ Table job_table(const google::protobuf::RepeatedPtrField<v1::Job>& jobs, int64_t
                {"AGE/DURATION", Align::kRight}});
   for (const auto& job : jobs)
     table.add_row({std::to_string(job.id()), job.user(), job.name(), state_text(job),
-                   std::to_string(job.gpus()), step_text(job.progress()),
-                   loss_text(job.progress()), rate_text(job.progress().tokens_per_second()),
-                   job_time_text(job, now_ms)});
+                   std::to_string(job.gpus()), step_text(job.progress()), loss_text(job.progress()),
+                   rate_text(job.progress().tokens_per_second()), job_time_text(job, now_ms)});
   return table;
 }
 
-Table worker_table(const google::protobuf::RepeatedPtrField<v1::Worker>& workers,
-                   int64_t now_ms) {
+Table worker_table(const google::protobuf::RepeatedPtrField<v1::Worker>& workers, int64_t now_ms) {
   Table table({{"ID", Align::kLeft, true},
                {"STATE"},
                {"GPUS", Align::kLeft, true},
@@ -162,10 +164,8 @@ Table rank_table(const google::protobuf::RepeatedPtrField<v1::Rank>& ranks) {
 }
 
 Table shard_table(const google::protobuf::RepeatedPtrField<v1::ShardInfo>& shards) {
-  Table table({{"SHARD", Align::kRight},
-               {"RECORDS", Align::kRight},
-               {"SIZE", Align::kRight},
-               {"SHA256"}});
+  Table table(
+      {{"SHARD", Align::kRight}, {"RECORDS", Align::kRight}, {"SIZE", Align::kRight}, {"SHA256"}});
   for (const auto& shard : shards)
     table.add_row({std::to_string(shard.index()), std::to_string(shard.records()),
                    bytes_text(shard.size_bytes()), short_digest(shard.sha256())});

@@ -4,13 +4,17 @@
 // free matching slots, wherever they are. The pass therefore groups slots into kinds (same GPU
 // name and memory) and jobs into constraint classes (same gpu_type and minimum memory), and keeps
 // per-class counts of matching slots: all of them, the free ones, and the free ones not reserved
-// for the head. Deciding that a job waits costs O(1); only a placement or the one reservation
-// scans the slots. For J jobs, C classes, K kinds, S slots and P placements (P <= S) a pass costs
-// O(J log J + C·K + (P + 1)·S + S·C) — a full pool costs nothing more per job than an empty one.
+// for the head, and per worker the open slots of each kind. Deciding that a job waits costs O(1);
+// a placement or the one reservation counts each worker's open matching slots by kind, then
+// visits the slots of the workers it takes. For J jobs, C classes, K kinds, W workers, S slots
+// and P placements (P <= S) a pass costs about O(J log J + C·K + (P + 1)·W + S·C).
 #include "coordinator/scheduler/scheduler.h"
 
 #include <algorithm>
 #include <cctype>
+#include <string_view>
+#include <tuple>
+#include <unordered_map>
 #include <utility>
 
 namespace gradpool::sched {
@@ -40,10 +44,32 @@ struct ClassCounts {
   int open = 0;      // free and not reserved for the head
 };
 
-// Free slots one worker offers a job; a placement is built from these.
+// How many open slots a worker offers a job; a placement is built from these.
 struct Offer {
   int worker = 0;
-  std::vector<int> slots;  // into slots_, lowest index first
+  int open = 0;
+};
+
+// A queued job's owner, looked up once per pass.
+struct Owner {
+  double decayed_gpu_seconds = 0;
+  int quota = 0;  // 0 = unlimited
+  int held = 0;   // GPUs in use, plus those placed this pass
+};
+
+// A job's place in the scheduling order; the keys sit together so that sorting stays cheap.
+struct OrderKey {
+  int priority = 0;
+  double owner_usage = 0;
+  int64_t submit_ms = 0;
+  uint64_t id = 0;
+  size_t index = 0;  // into the queue; the last key, so that duplicate ids still sort one way
+};
+
+// Open slots of one kind on one worker (a worker usually has a single kind).
+struct KindCount {
+  int kind = 0;
+  int open = 0;
 };
 
 class SchedulingPass {
@@ -52,15 +78,20 @@ class SchedulingPass {
                  const Usage& usage, const Policy& policy)
       : queue_(queue), usage_(usage), policy_(policy) {
     index_pool(pool);
-    job_class_.reserve(queue.size());
-    for (const QueuedJob& job : queue) job_class_.push_back(class_of(job));
+    std::unordered_map<std::string_view, int> owner_ids;
+    for (const QueuedJob& job : queue) {
+      job_class_.push_back(class_of(job));
+      const auto [it, added] = owner_ids.emplace(job.user, static_cast<int>(owners_.size()));
+      if (added) owners_.push_back(owner(job.user));
+      job_owner_.push_back(it->second);
+    }
   }
 
   Decision run() {
     Decision decision;
     for (size_t job_index : scheduling_order()) {
       const QueuedJob& job = queue_[job_index];
-      const PendingReason reason = place_or_explain(job, job_class_[job_index], decision);
+      const PendingReason reason = place_or_explain(job_index, decision);
       if (reason != PendingReason::kNone)
         decision.pending.push_back({job.id, reason, static_cast<int>(decision.pending.size()) + 1});
     }
@@ -75,6 +106,7 @@ class SchedulingPass {
       const int w = static_cast<int>(workers_.size());
       workers_.push_back(&worker);
       worker_open_.push_back(0);
+      worker_kinds_.emplace_back();
       const size_t first = slots_.size();
       for (const Slot& slot : worker.slots) {
         const auto [it, added] = kind_ids.emplace(std::make_pair(slot.gpu_name, slot.memory_gb),
@@ -89,7 +121,7 @@ class SchedulingPass {
         if (slot.busy)
           pool_slot.state = SlotState::kTaken;
         else
-          ++kind_free_[it->second], ++worker_open_[w];
+          ++kind_free_[it->second], ++worker_open_[w], ++kind_count(w, it->second).open;
         slots_.push_back(pool_slot);
       }
       std::stable_sort(slots_.begin() + first, slots_.end(),
@@ -119,35 +151,48 @@ class SchedulingPass {
     return it->second;
   }
 
+  Owner owner(const std::string& user) const {
+    Owner owner;
+    owner.quota = quota_of(policy_, user);
+    if (const auto it = usage_.decayed_gpu_seconds.find(user);
+        it != usage_.decayed_gpu_seconds.end())
+      owner.decayed_gpu_seconds = it->second;
+    if (const auto it = usage_.gpus_in_use.find(user); it != usage_.gpus_in_use.end())
+      owner.held = it->second;
+    return owner;
+  }
+
   // Job indexes: priority desc, owner's decayed GPU-seconds asc, submit asc, id asc.
   std::vector<size_t> scheduling_order() const {
-    std::vector<double> owner_usage(queue_.size());
+    std::vector<OrderKey> keys;
+    keys.reserve(queue_.size());
     for (size_t i = 0; i < queue_.size(); ++i) {
-      const auto it = usage_.decayed_gpu_seconds.find(queue_[i].user);
-      owner_usage[i] = it == usage_.decayed_gpu_seconds.end() ? 0 : it->second;
+      const QueuedJob& job = queue_[i];
+      keys.push_back(
+          {job.priority, owners_[job_owner_[i]].decayed_gpu_seconds, job.submit_ms, job.id, i});
     }
-    std::vector<size_t> order(queue_.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-      const QueuedJob& x = queue_[a];
-      const QueuedJob& y = queue_[b];
-      if (x.priority != y.priority) return x.priority > y.priority;
-      if (owner_usage[a] != owner_usage[b]) return owner_usage[a] < owner_usage[b];
-      if (x.submit_ms != y.submit_ms) return x.submit_ms < y.submit_ms;
-      return x.id < y.id;
+    std::sort(keys.begin(), keys.end(), [](const OrderKey& a, const OrderKey& b) {
+      return std::tie(b.priority, a.owner_usage, a.submit_ms, a.id, a.index) <
+             std::tie(a.priority, b.owner_usage, b.submit_ms, b.id, b.index);
     });
+    std::vector<size_t> order;
+    order.reserve(keys.size());
+    for (const OrderKey& key : keys) order.push_back(key.index);
     return order;
   }
 
   // Places the job (kNone) or says why it waits; the first job short of slots becomes the head.
-  PendingReason place_or_explain(const QueuedJob& job, int cls, Decision& decision) {
+  PendingReason place_or_explain(size_t job_index, Decision& decision) {
+    const QueuedJob& job = queue_[job_index];
     if (job.previous_attempt_stopping) return PendingReason::kStoppingPrevious;
+    const int cls = job_class_[job_index];
     const ClassCounts& counts = classes_[cls];
     if (job.gpus < 1 || counts.capacity < job.gpus) return PendingReason::kNoMatchingGpus;
-    if (over_quota(job)) return PendingReason::kQuota;
+    Owner& owner = owners_[job_owner_[job_index]];
+    if (owner.quota > 0 && owner.held + job.gpus > owner.quota) return PendingReason::kQuota;
     if (counts.open >= job.gpus) {
       decision.placements.push_back(place(job, cls));
-      placed_gpus_[job.user] += job.gpus;
+      owner.held += job.gpus;
       return PendingReason::kNone;
     }
     if (!head_reserved_) {
@@ -159,27 +204,20 @@ class SchedulingPass {
     return counts.free >= job.gpus ? PendingReason::kPriority : PendingReason::kWaitingForGpus;
   }
 
-  bool over_quota(const QueuedJob& job) const {
-    const int quota = quota_of(policy_, job.user);
-    if (quota <= 0) return false;
-    const auto in_use = usage_.gpus_in_use.find(job.user);
-    const auto placed = placed_gpus_.find(job.user);
-    const int held = (in_use == usage_.gpus_in_use.end() ? 0 : in_use->second) +
-                     (placed == placed_gpus_.end() ? 0 : placed->second);
-    return held + job.gpus > quota;
+  bool usable(int kind, int cls) const {
+    return cls == kAllClasses || classes_[cls].matches_kind[kind];
   }
 
-  // The open slots each worker offers class `cls` (every open slot for kAllClasses).
+  // The open slots each worker offers class `cls` (every open slot for kAllClasses), counted
+  // per kind so that no slot is visited.
   std::vector<Offer> offers(int cls) const {
     std::vector<Offer> offers;
     for (int w = 0; w < static_cast<int>(workers_.size()); ++w) {
       if (worker_open_[w] == 0) continue;
-      Offer offer{w, {}};
-      for (size_t s = worker_slots_[w].first; s < worker_slots_[w].second; ++s)
-        if (slots_[s].state == SlotState::kOpen &&
-            (cls == kAllClasses || classes_[cls].matches_kind[slots_[s].kind]))
-          offer.slots.push_back(static_cast<int>(s));
-      if (!offer.slots.empty()) offers.push_back(std::move(offer));
+      Offer offer{w, 0};
+      for (const KindCount& count : worker_kinds_[w])
+        if (usable(count.kind, cls)) offer.open += count.open;
+      if (offer.open > 0) offers.push_back(offer);
     }
     return offers;
   }
@@ -189,42 +227,55 @@ class SchedulingPass {
     std::vector<Offer> candidates = offers(cls);
     size_t best_fit = candidates.size();
     for (size_t i = 0; i < candidates.size(); ++i)
-      if (static_cast<int>(candidates[i].slots.size()) >= job.gpus &&
-          (best_fit == candidates.size() ||
-           candidates[i].slots.size() < candidates[best_fit].slots.size()))
+      if (candidates[i].open >= job.gpus &&
+          (best_fit == candidates.size() || candidates[i].open < candidates[best_fit].open))
         best_fit = i;
     if (best_fit < candidates.size()) {
-      candidates = {std::move(candidates[best_fit])};
+      candidates = {candidates[best_fit]};
     } else {
-      std::stable_sort(candidates.begin(), candidates.end(), [](const Offer& a, const Offer& b) {
-        return a.slots.size() > b.slots.size();
-      });
+      std::stable_sort(candidates.begin(), candidates.end(),
+                       [](const Offer& a, const Offer& b) { return a.open > b.open; });
     }
     Placement placement{job.id, {}};
     for (const Offer& offer : candidates) {
-      for (int s : offer.slots) {
-        if (static_cast<int>(placement.ranks.size()) == job.gpus) break;
-        placement.ranks.push_back({workers_[offer.worker]->id, slots_[s].index});
-        set_state(s, SlotState::kTaken);
-      }
+      const int missing = job.gpus - static_cast<int>(placement.ranks.size());
+      if (missing == 0) break;
+      claim(offer.worker, cls, std::min(missing, offer.open), SlotState::kTaken, &placement);
     }
     return placement;
   }
 
   void reserve_for_head(int cls) {
     for (const Offer& offer : offers(cls))
-      for (int s : offer.slots) set_state(s, SlotState::kReserved);
+      claim(offer.worker, cls, offer.open, SlotState::kReserved, nullptr);
   }
 
-  // Moves an open slot to `state`, keeping the counts of every class it matches.
-  void set_state(int s, SlotState state) {
-    PoolSlot& slot = slots_[s];
+  // Moves the `count` lowest-index open slots of worker `w` usable by `cls` to `state`, adding
+  // them to `placement` when given.
+  void claim(int w, int cls, int count, SlotState state, Placement* placement) {
+    for (size_t s = worker_slots_[w].first; count > 0 && s < worker_slots_[w].second; ++s) {
+      if (slots_[s].state != SlotState::kOpen || !usable(slots_[s].kind, cls)) continue;
+      if (placement) placement->ranks.push_back({workers_[w]->id, slots_[s].index});
+      set_state(slots_[s], state);
+      --count;
+    }
+  }
+
+  // Moves an open slot to `state`, keeping the counts of its worker and of every class it matches.
+  void set_state(PoolSlot& slot, SlotState state) {
     slot.state = state;
     --worker_open_[slot.worker];
+    --kind_count(slot.worker, slot.kind).open;
     for (int cls : classes_of_kind_[slot.kind]) {
       --classes_[cls].open;
       if (state == SlotState::kTaken) --classes_[cls].free;
     }
+  }
+
+  KindCount& kind_count(int w, int kind) {
+    for (KindCount& count : worker_kinds_[w])
+      if (count.kind == kind) return count;
+    return worker_kinds_[w].emplace_back(KindCount{kind, 0});
   }
 
   static constexpr int kAllClasses = -1;  // with backfill off the head reserves every open slot
@@ -236,6 +287,7 @@ class SchedulingPass {
   std::vector<const WorkerView*> workers_;               // the up workers, in pool order
   std::vector<std::pair<size_t, size_t>> worker_slots_;  // [first, last) into slots_
   std::vector<int> worker_open_;                         // open slots per worker
+  std::vector<std::vector<KindCount>> worker_kinds_;     // open slots per worker and kind
   std::vector<PoolSlot> slots_;
 
   std::vector<Slot> kinds_;  // one sample slot per (gpu_name, memory_gb)
@@ -246,8 +298,10 @@ class SchedulingPass {
   std::vector<ClassCounts> classes_;
   std::vector<int> job_class_;  // per queue index
 
+  std::vector<Owner> owners_;
+  std::vector<int> job_owner_;  // per queue index, into owners_
+
   bool head_reserved_ = false;
-  std::map<std::string, int> placed_gpus_;  // per user, this pass
 };
 
 }  // namespace

@@ -48,38 +48,38 @@ void bind_columns(Statement& statement, const JobRecord& record) {
   const v1::Job& job = record.job;
   const v1::Progress& progress = job.progress();
   int i = 0;
-  statement.bind(++i, job.user())
-      .bind(++i, job.name())
-      .bind(++i, int64_t{job.state()})
-      .bind(++i, int64_t{job.reason()})
-      .bind(++i, int64_t{job.queue_position()})
-      .bind(++i, job.spec_yaml())
-      .bind(++i, int64_t{job.gpus()})
-      .bind(++i, job.gpu_type())
-      .bind(++i, job.min_gpu_memory_gb())
-      .bind(++i, int64_t{job.priority()})
-      .bind(++i, job.submit_ms())
-      .bind(++i, job.start_ms())
-      .bind(++i, job.end_ms())
-      .bind(++i, int64_t{job.attempt()})
-      .bind(++i, int64_t{job.max_restarts()})
-      .bind(++i, job.output())
-      .bind(++i, job.message())
-      .bind(++i, job.dataset())
-      .bind(++i, record.dataset_sha256)
-      .bind(++i, static_cast<int64_t>(job.array_id()))
-      .bind(++i, int64_t{job.array_index()})
-      .bind(++i, record.rendezvous_token)
-      .bind(++i, record.accounted_ms)
-      .bind(++i, progress.step())
-      .bind(++i, progress.total_steps())
-      .bind(++i, progress.loss())
-      .bind(++i, progress.learning_rate())
-      .bind(++i, progress.grad_norm())
-      .bind(++i, progress.tokens_per_second())
-      .bind(++i, progress.tokens())
-      .bind(++i, progress.checkpoint_step())
-      .bind(++i, progress.updated_ms());
+  statement.bind(++i, job.user());
+  statement.bind(++i, job.name());
+  statement.bind(++i, int64_t{job.state()});
+  statement.bind(++i, int64_t{job.reason()});
+  statement.bind(++i, int64_t{job.queue_position()});
+  statement.bind(++i, job.spec_yaml());
+  statement.bind(++i, int64_t{job.gpus()});
+  statement.bind(++i, job.gpu_type());
+  statement.bind(++i, job.min_gpu_memory_gb());
+  statement.bind(++i, int64_t{job.priority()});
+  statement.bind(++i, job.submit_ms());
+  statement.bind(++i, job.start_ms());
+  statement.bind(++i, job.end_ms());
+  statement.bind(++i, int64_t{job.attempt()});
+  statement.bind(++i, int64_t{job.max_restarts()});
+  statement.bind(++i, job.output());
+  statement.bind(++i, job.message());
+  statement.bind(++i, job.dataset());
+  statement.bind(++i, record.dataset_sha256);
+  statement.bind(++i, static_cast<int64_t>(job.array_id()));
+  statement.bind(++i, int64_t{job.array_index()});
+  statement.bind(++i, record.rendezvous_token);
+  statement.bind(++i, record.accounted_ms);
+  statement.bind(++i, progress.step());
+  statement.bind(++i, progress.total_steps());
+  statement.bind(++i, progress.loss());
+  statement.bind(++i, progress.learning_rate());
+  statement.bind(++i, progress.grad_norm());
+  statement.bind(++i, progress.tokens_per_second());
+  statement.bind(++i, progress.tokens());
+  statement.bind(++i, progress.checkpoint_step());
+  statement.bind(++i, progress.updated_ms());
 }
 
 // Reads a row selected as "id, <kColumns>".

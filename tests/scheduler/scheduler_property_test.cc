@@ -67,6 +67,12 @@ Scenario random_scenario(std::mt19937& rng) {
     s.pool.push_back(
         fixtures::worker("w" + std::to_string(w), gpus, model.name, model.memory_gb, busy));
     s.pool.back().up = chance(rng, 0.9);
+    if (chance(rng, 0.3)) {  // a mixed box: more GPUs of another model, indexes interleaved
+      const Model& other = pick(rng, kModels);
+      for (Slot& slot : s.pool.back().slots) slot.index *= 2;
+      for (int i = 0; i < uniform(rng, 1, 4); ++i)
+        s.pool.back().slots.push_back({2 * i + 1, other.name, other.memory_gb, chance(rng, 0.3)});
+    }
   }
   for (int j = 0, jobs = uniform(rng, 0, 30); j < jobs; ++j) {
     // Ids unique but not in submit order; submit times often tie.

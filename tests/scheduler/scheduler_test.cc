@@ -106,6 +106,18 @@ TEST(SchedulerPlacement, SlotsListedOutOfOrderAreTakenLowestIndexFirst) {
   EXPECT_THAT(placement_of(decision, 1), RanksAre(refs({{"w", 1}, {"w", 3}})));
 }
 
+TEST(SchedulerPlacement, OnAMixedWorkerOnlyTheMatchingSlotsAreTaken) {
+  WorkerView view = worker("mixed", 0);
+  view.slots = {{0, kGtx1080, 8, false},
+                {1, kA100, 80, false},
+                {2, kGtx1080, 8, false},
+                {3, kA100, 80, false}};
+  const auto decision =
+      schedule({view}, {job_of_type(1, 2, "a100"), job_of_type(2, 1, "gtx")}, {}, {});
+  EXPECT_THAT(placement_of(decision, 1), RanksAre(refs({{"mixed", 1}, {"mixed", 3}})));
+  EXPECT_THAT(placement_of(decision, 2), RanksAre(refs({{"mixed", 0}})));
+}
+
 TEST(SchedulerOrder, HigherPriorityFirst) {
   QueuedJob urgent = job(2, 1);
   urgent.priority = 5;

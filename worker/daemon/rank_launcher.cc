@@ -68,22 +68,22 @@ RankCommand rank_command(const LaunchSettings& settings, const v1::RankAssignmen
          ref.rank(), backend);
   RankCommand command;
   command.work_dir = work_dir;
-  command.argv = {settings.train_bin,
-                  "--config",
-                  spec_path,
-                  "--rank",
-                  std::to_string(ref.rank()),
-                  "--world-size",
-                  std::to_string(assignment.world_size()),
-                  "--backend",
-                  backend,
-                  "--rendezvous",
-                  fmt::format("gradpool://{}/{}/{}", settings.coordinator, ref.job_id(),
-                              ref.attempt()),
-                  "--local-address",
-                  settings.address,
-                  "--report-fd",
-                  std::to_string(kReportFd)};
+  command.argv = {
+      settings.train_bin,
+      "--config",
+      spec_path,
+      "--rank",
+      std::to_string(ref.rank()),
+      "--world-size",
+      std::to_string(assignment.world_size()),
+      "--backend",
+      backend,
+      "--rendezvous",
+      fmt::format("gradpool://{}/{}/{}", settings.coordinator, ref.job_id(), ref.attempt()),
+      "--local-address",
+      settings.address,
+      "--report-fd",
+      std::to_string(kReportFd)};
   if (assignment.local_batch() > 0) {
     command.argv.push_back("--local-batch");
     command.argv.push_back(std::to_string(assignment.local_batch()));
@@ -141,7 +141,8 @@ LaunchedRank launch_rank(const RankCommand& command) {
     fail("starting {}: fork failed: {}", command.argv.at(0), std::strerror(fork_error));
   }
   ::setpgid(pid, pid);  // also here, so that a stop right away already reaches the group
-  for (int fd : {out[0], err[0], report[0]}) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  for (int fd : {out[0], err[0], report[0]})
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
   return {pid, out[0], err[0], report[0]};
 }
 

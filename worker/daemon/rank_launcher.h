@@ -22,10 +22,10 @@ constexpr int kExitCannotExecute = 127;
 
 // What every rank of this worker shares.
 struct LaunchSettings {
-  std::string train_bin;      // gradpool-train
-  std::string coordinator;    // HOST:PORT as this worker dials it; the ranks dial the same
-  std::string address;        // where this worker's ranks listen (--local-address)
-  std::string ca_cert;        // absolute PEM path when the coordinator speaks TLS, else empty
+  std::string train_bin;    // gradpool-train
+  std::string coordinator;  // HOST:PORT as this worker dials it; the ranks dial the same
+  std::string address;      // where this worker's ranks listen (--local-address)
+  std::string ca_cert;      // absolute PEM path when the coordinator speaks TLS, else empty
 };
 
 struct RankCommand {

@@ -14,7 +14,7 @@
 namespace gradpool {
 namespace {
 
-constexpr int kPollMs = 100;           // how often a quiet rank's stop deadline and exit are checked
+constexpr int kPollMs = 100;  // how often a quiet rank's stop deadline and exit are checked
 constexpr size_t kMaxMessageBytes = 1024;  // of the exit message in a report
 
 std::string clipped(std::string_view text) {
@@ -155,7 +155,8 @@ void RankProcess::supervise(LaunchedRank rank) {
     else if (!last_error_line_.empty())
       message = last_error_line_;
     else if (signaled)
-      message = fmt::format("killed by signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
+      message =
+          fmt::format("killed by signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
     else if (exit_code != 0)
       message = last_line_;
   }

@@ -65,8 +65,8 @@ std::string ShardCache::dataset_file(const v1::Dataset& dataset) {
   if (shards.empty()) fail("dataset '{}': the assignment lists no shards", dataset.name());
   for (size_t i = 0; i < shards.size(); ++i) {
     if (shards[i].index() != static_cast<int>(i))
-      fail("dataset '{}': shard indexes must be 0..{}, found {}", dataset.name(),
-           shards.size() - 1, shards[i].index());
+      fail("dataset '{}': shard indexes must be 0..{}, found {}", dataset.name(), shards.size() - 1,
+           shards[i].index());
     if (!is_sha256_hex(shards[i].sha256()))
       fail("{}: sha256 '{}' is not 64 lowercase hex digits", shard_name(dataset, shards[i]),
            shards[i].sha256());

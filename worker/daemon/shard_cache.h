@@ -30,8 +30,7 @@ class ShardCache {
   // <dir>/shard-NNNNN.jsonl, valid: the cached file if it matches, else a fresh fetch.
   std::string ensure_shard(const v1::Dataset& dataset, const v1::ShardInfo& shard,
                            const std::string& dir);
-  void fetch_shard(const v1::Dataset& dataset, const v1::ShardInfo& shard,
-                   const std::string& path);
+  void fetch_shard(const v1::Dataset& dataset, const v1::ShardInfo& shard, const std::string& path);
   std::shared_ptr<std::mutex> dataset_mutex(const std::string& sha256);
 
   std::string root_;

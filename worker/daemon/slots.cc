@@ -42,7 +42,8 @@ std::vector<Slot> cuda_slots(std::string* why_none) {
     cudaDeviceProp properties{};
     const cudaError_t failed = cudaGetDeviceProperties(&properties, device);
     if (failed != cudaSuccess) {
-      if (why_none) *why_none = fmt::format("CUDA device {}: {}", device, cudaGetErrorString(failed));
+      if (why_none)
+        *why_none = fmt::format("CUDA device {}: {}", device, cudaGetErrorString(failed));
       return {};
     }
     Slot slot;
