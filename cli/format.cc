@@ -64,15 +64,32 @@ std::string state_names() {
 std::string reason_text(v1::PendingReason reason) {
   switch (reason) {
     case v1::REASON_WAITING_FOR_GPUS:
-      return "waiting for gpus";
+      return "gpus busy";
     case v1::REASON_PRIORITY:
       return "priority";
     case v1::REASON_QUOTA:
       return "quota";
     case v1::REASON_NO_MATCHING_GPUS:
-      return "no matching gpus";
+      return "no gpus fit";
     case v1::REASON_STOPPING_PREVIOUS:
-      return "stopping previous attempt";
+      return "stopping";
+    default:
+      return "";
+  }
+}
+
+std::string reason_description(v1::PendingReason reason) {
+  switch (reason) {
+    case v1::REASON_WAITING_FOR_GPUS:
+      return "first in line; waiting for enough matching GPUs to free up";
+    case v1::REASON_PRIORITY:
+      return "jobs ahead of it (priority, fair share, age) go first";
+    case v1::REASON_QUOTA:
+      return "its owner's GPU quota is in use";
+    case v1::REASON_NO_MATCHING_GPUS:
+      return "no registered workers have enough GPUs of the requested type and memory";
+    case v1::REASON_STOPPING_PREVIOUS:
+      return "restarting; the ranks of its previous attempt are still exiting";
     default:
       return "";
   }

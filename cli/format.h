@@ -21,8 +21,10 @@ std::string state_name(v1::JobState state);
 std::optional<v1::JobState> parse_state(std::string_view name);
 std::string state_names();  // "queued, starting, ...": for error messages
 
-// Why a queued job waits: "waiting for gpus", "quota", ...
+// Why a queued job waits, in a word or two for tables ("quota", "gpus busy") and in a sentence
+// for `show`.
 std::string reason_text(v1::PendingReason reason);
+std::string reason_description(v1::PendingReason reason);
 
 // The STATE column: "RUNNING", "QUEUED (quota) #3" (the position when known).
 std::string state_text(const v1::Job& job);

@@ -82,13 +82,14 @@ LocalService::~LocalService() {
 
 std::string LocalService::issue_token(const std::string& user, const std::string& role) {
   const std::string output =
-      run_program_captured({options_.binaries.coordinator.string(), "token", "add", user, "--role", role,
-                            "--data-dir", (options_.data_dir / "coordinator").string()});
+      run_program_captured({options_.binaries.coordinator.string(), "token", "add", user, "--role",
+                            role, "--data-dir", (options_.data_dir / "coordinator").string()});
   // The token is 32 random bytes in hex; whatever else the command prints is for people.
   static const std::regex kToken("\\b[0-9a-f]{64}\\b");
   std::smatch match;
   if (!std::regex_search(output, match, kToken))
-    fail("{} token add printed no token: {}", options_.binaries.coordinator.filename().string(), output);
+    fail("{} token add printed no token: {}", options_.binaries.coordinator.filename().string(),
+         output);
   return match.str();
 }
 

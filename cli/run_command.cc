@@ -124,6 +124,31 @@ void print_summary(const v1::Job& job) {
   if (job.state() == v1::JOB_SUCCEEDED) std::printf("  output: %s\n", job.output().c_str());
 }
 
+// Starts the service, runs the job through it, prints the summary and stops the service again.
+v1::Job run_through(const LocalServiceOptions& options, const v1::SubmitRequest& request) {
+  LocalService service(options);
+  note(fmt::format("coordinator at {}, one worker with {} cpu slot(s), state in {}",
+                   service.coordinator_address(), options.cpu_slots, options.data_dir.string()));
+
+  Client& client = service.client();
+  v1::SubmitResponse submitted;
+  client.check(client.jobs().Submit(client.context().get(), request, &submitted));
+  if (submitted.jobs_size() != 1)
+    fail("the coordinator answered with {} jobs", submitted.jobs_size());
+  const uint64_t job_id = submitted.jobs(0).id();
+  note(fmt::format("submitted job {} ({})", job_id, submitted.jobs(0).name()));
+
+  const std::string stopped_because = follow_job(service, job_id);
+  if (!stopped_because.empty()) fail("{}", stopped_because);
+  v1::JobRef ref;
+  ref.set_id(job_id);
+  v1::Job job;
+  client.check(client.jobs().Get(client.context().get(), ref, &job));
+  print_summary(job);
+  service.stop();
+  return job;
+}
+
 int run_local(const RunFlags& flags) {
   InterruptGuard interrupts;
   const fs::path cwd = fs::current_path();
@@ -146,45 +171,22 @@ int run_local(const RunFlags& flags) {
   options.cpu_slots =
       flags.cpu_slots > 0 ? flags.cpu_slots : static_cast<int>(prepared.spec.resources.gpus);
   options.user = local_user();
+
+  const std::string kept = fmt::format("kept {} (coordinator.log, worker.log, coordinator/logs/)",
+                                       options.data_dir.string());
+  v1::Job job;
   try {
-    return run_through(options, prepared.request, flags.keep || !flags.data_dir.empty());
+    job = run_through(options, prepared.request);
   } catch (...) {
-    note(fmt::format("kept {} (coordinator.log, worker.log, coordinator/logs/)",
-                     options.data_dir.string()));
+    note(kept);
     throw;
   }
-}
-
-// Starts the service, runs the job through it and stops it again; removes the data directory
-// after a success unless `keep`.
-int run_through(const LocalServiceOptions& options, const v1::SubmitRequest& request, bool keep) {
-  LocalService service(options);
-  note(fmt::format("coordinator at {}, one worker with {} cpu slot(s), state in {}",
-                   service.coordinator_address(), options.cpu_slots, options.data_dir.string()));
-
-  Client& client = service.client();
-  v1::SubmitResponse submitted;
-  client.check(client.jobs().Submit(client.context().get(), request, &submitted));
-  if (submitted.jobs_size() != 1)
-    fail("the coordinator answered with {} jobs", submitted.jobs_size());
-  const uint64_t job_id = submitted.jobs(0).id();
-  note(fmt::format("submitted job {} ({})", job_id, submitted.jobs(0).name()));
-
-  const std::string stopped_because = follow_job(service, job_id);
-  if (!stopped_because.empty()) fail("{}", stopped_because);
-  v1::JobRef ref;
-  ref.set_id(job_id);
-  v1::Job job;
-  client.check(client.jobs().Get(client.context().get(), ref, &job));
-  print_summary(job);
-  service.stop();
-
   const bool succeeded = job.state() == v1::JOB_SUCCEEDED;
-  if (succeeded && !keep)
+  // Only a directory we made up is ours to remove.
+  if (succeeded && !flags.keep && flags.data_dir.empty())
     fs::remove_all(options.data_dir);
   else
-    note(fmt::format("kept {} (coordinator.log, worker.log, coordinator/logs/)",
-                     options.data_dir.string()));
+    note(kept);
   if (InterruptGuard::received() != 0) return kInterruptedStatus;
   return succeeded ? 0 : 1;
 }

@@ -67,6 +67,8 @@ std::string figures_text(const v1::Progress& progress) {
 std::string job_details(const v1::Job& job, int64_t now_ms, bool tty, size_t max_width) {
   std::string out = fmt::format("job {}: {}\n", job.id(), job.name());
   out += field("state", state_text(job));
+  if (job.state() == v1::JOB_QUEUED && job.reason() != v1::REASON_NONE)
+    out += field("waiting", reason_description(job.reason()));
   out += field("user", job.user());
   out += field("dataset", job.dataset());
   std::string gpus = fmt::format("{} (type {}", job.gpus(), job.gpu_type());

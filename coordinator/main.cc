@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "common/error.h"
 #include "coordinator/api/server.h"
@@ -31,8 +31,7 @@ std::map<std::string, int> parse_quotas(const std::vector<std::string>& items) {
       if (equals != std::string::npos) gpus = std::stoi(item.substr(equals + 1), &used);
     } catch (const std::exception&) {
     }
-    if (equals == 0 || equals == std::string::npos || gpus < 0 ||
-        used != item.size() - equals - 1)
+    if (equals == 0 || equals == std::string::npos || gpus < 0 || used != item.size() - equals - 1)
       gradpool::fail("--quota {}: expected USER=N with N >= 0 GPUs", item);
     quotas[item.substr(0, equals)] = gpus;
   }
@@ -79,8 +78,9 @@ int main(int argc, char** argv) {
   serve_command->add_option("--port-file", options.port_file, "receives the port once up");
   serve_command->add_option("--tls-cert", options.tls_cert, "PEM certificate (with --tls-key)");
   serve_command->add_option("--tls-key", options.tls_key, "PEM private key");
-  serve_command->add_option("--lease-timeout-s", options.lease_timeout_s,
-                            "a worker silent this long is lost")
+  serve_command
+      ->add_option("--lease-timeout-s", options.lease_timeout_s,
+                   "a worker silent this long is lost")
       ->capture_default_str();
   serve_command->add_option("--heartbeat-interval-ms", options.heartbeat_interval_ms)
       ->capture_default_str();
@@ -91,12 +91,13 @@ int main(int argc, char** argv) {
   serve_command->add_option("--shard-records", options.shard_records)->capture_default_str();
   serve_command->add_option("--fair-share-half-life-h", options.fair_share_half_life_h)
       ->capture_default_str();
-  serve_command->add_option("--default-quota", options.default_quota,
-                            "GPUs a user may hold at once (0: unlimited)")
+  serve_command
+      ->add_option("--default-quota", options.default_quota,
+                   "GPUs a user may hold at once (0: unlimited)")
       ->capture_default_str();
   serve_command->add_option("--quota", quotas, "USER=N, per user (repeatable)");
-  serve_command->add_option("--stop-grace-s", options.stop_grace_s,
-                            "SIGTERM to SIGKILL, for stopped ranks")
+  serve_command
+      ->add_option("--stop-grace-s", options.stop_grace_s, "SIGTERM to SIGKILL, for stopped ranks")
       ->capture_default_str();
   serve_command->add_option("--output-root", options.output_root,
                             "relative outputs go to <root>/<user>/<job-id>-<name> "

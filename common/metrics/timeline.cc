@@ -94,7 +94,7 @@ void Timeline::write(const nlohmann::json& event) {
 
 int64_t Timeline::epoch_us(Clock::time_point time) const {
   return epoch_origin_us_ +
-         std::chrono::duration_cast<std::chrono::microseconds>(time - steady_origin_).count();
+         std::chrono::floor<std::chrono::microseconds>(time - steady_origin_).count();
 }
 
 Timeline::Span::Span(Timeline* timeline, std::string_view name, nlohmann::json args)

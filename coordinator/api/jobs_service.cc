@@ -38,8 +38,7 @@ grpc::Status JobsService::List(grpc::ServerContext* context, const v1::ListJobsR
   return guarded([&] {
     auth_.require(*context, {Role::kUser, Role::kAdmin}, "Jobs.List");
     if (request->limit() < 0)
-      rpc_fail(grpc::StatusCode::INVALID_ARGUMENT, "limit: must be >= 0, got {}",
-               request->limit());
+      rpc_fail(grpc::StatusCode::INVALID_ARGUMENT, "limit: must be >= 0, got {}", request->limit());
     JobFilter filter;
     filter.user = request->user();
     filter.limit = request->limit();

@@ -22,8 +22,8 @@ void check_key(const std::string& key) {
 RendezvousService::RendezvousService(RendezvousStore& store, const JobStore& jobs)
     : store_(store), jobs_(jobs) {}
 
-void RendezvousService::authorize(const grpc::ServerContext& context, uint64_t job_id,
-                                  int attempt, const char* method) const {
+void RendezvousService::authorize(const grpc::ServerContext& context, uint64_t job_id, int attempt,
+                                  const char* method) const {
   const std::string token = bearer_token(context);
   if (token.empty())
     rpc_fail(grpc::StatusCode::UNAUTHENTICATED, "{}: missing bearer token", method);
@@ -31,8 +31,8 @@ void RendezvousService::authorize(const grpc::ServerContext& context, uint64_t j
   if (!job) rpc_fail(grpc::StatusCode::NOT_FOUND, "{}: job {}: no such job", method, job_id);
   if (!is_placed(job->job.state()) || job->job.attempt() != attempt)
     rpc_fail(grpc::StatusCode::FAILED_PRECONDITION,
-             "{}: job {} attempt {} is not running (the job is at attempt {}, {})", method,
-             job_id, attempt, job->job.attempt(), v1::JobState_Name(job->job.state()));
+             "{}: job {} attempt {} is not running (the job is at attempt {}, {})", method, job_id,
+             attempt, job->job.attempt(), v1::JobState_Name(job->job.state()));
   if (!attempt_token_matches(job->rendezvous_token, token))
     rpc_fail(grpc::StatusCode::UNAUTHENTICATED, "{}: wrong token for job {} attempt {}", method,
              job_id, attempt);
@@ -69,9 +69,8 @@ grpc::Status RendezvousService::Get(grpc::ServerContext* context,
   return guarded([&] {
     authorize(*context, request->job_id(), request->attempt(), "Rendezvous.Get");
     check_key(request->key());
-    const auto timeout =
-        std::clamp(std::chrono::milliseconds(request->timeout_ms()), std::chrono::milliseconds(0),
-                   kMaxWait);
+    const auto timeout = std::clamp(std::chrono::milliseconds(request->timeout_ms()),
+                                    std::chrono::milliseconds(0), kMaxWait);
     auto value = store_.get({request->job_id(), request->attempt()}, request->key(), timeout,
                             [context] { return context->IsCancelled(); });
     if (!value)

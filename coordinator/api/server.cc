@@ -25,9 +25,10 @@ CoordinatorOptions checked(CoordinatorOptions options) {
   if (!(options.lease_timeout_s > 0)) fail("--lease-timeout-s: must be > 0");
   if (options.heartbeat_interval_ms <= 0) fail("--heartbeat-interval-ms: must be > 0");
   if (seconds_to_ms(options.lease_timeout_s).count() <= options.heartbeat_interval_ms)
-    fail("--heartbeat-interval-ms ({}) must be shorter than --lease-timeout-s ({} s), or every "
-         "worker would be lost between two heartbeats",
-         options.heartbeat_interval_ms, options.lease_timeout_s);
+    fail(
+        "--heartbeat-interval-ms ({}) must be shorter than --lease-timeout-s ({} s), or every "
+        "worker would be lost between two heartbeats",
+        options.heartbeat_interval_ms, options.lease_timeout_s);
   if (options.schedule_interval_ms <= 0) fail("--schedule-interval-ms: must be > 0");
   if (options.max_dataset_bytes <= 0) fail("--max-dataset-bytes: must be > 0");
   if (options.shard_records <= 0) fail("--shard-records: must be > 0");
@@ -100,8 +101,8 @@ Coordinator::~Coordinator() {
 
 void Coordinator::start() {
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options_.listen,
-                           server_credentials(options_.tls_cert, options_.tls_key), &port_);
+  builder.AddListeningPort(options_.listen, server_credentials(options_.tls_cert, options_.tls_key),
+                           &port_);
   builder.SetMaxReceiveMessageSize(kMaxRpcMessageBytes);
   builder.SetMaxSendMessageSize(kMaxRpcMessageBytes);
   builder.RegisterService(&jobs_service_);

@@ -41,9 +41,9 @@ namespace gradpool {
 
 // The flags of `gradpool-coordinator serve` (docs/service.md), with their defaults.
 struct CoordinatorOptions {
-  std::string data_dir;                 // required
+  std::string data_dir;                   // required
   std::string listen = "127.0.0.1:7070";  // HOST:0 picks a free port
-  std::string port_file;                // receives the bound port once the server is up
+  std::string port_file;                  // receives the bound port once the server is up
   std::string tls_cert;
   std::string tls_key;
   double lease_timeout_s = 10;
@@ -52,10 +52,10 @@ struct CoordinatorOptions {
   int64_t max_dataset_bytes = int64_t{1} << 30;
   int64_t shard_records = 10000;
   double fair_share_half_life_h = 24;
-  int default_quota = 0;                // GPUs per user at once; 0 = unlimited
-  std::map<std::string, int> quotas;    // per user, overrides default_quota
+  int default_quota = 0;              // GPUs per user at once; 0 = unlimited
+  std::map<std::string, int> quotas;  // per user, overrides default_quota
   double stop_grace_s = 30;
-  std::string output_root;              // default <data-dir>/outputs
+  std::string output_root;  // default <data-dir>/outputs
   int64_t max_log_bytes_per_job = int64_t{256} << 20;
 };
 

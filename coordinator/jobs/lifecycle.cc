@@ -152,8 +152,9 @@ void Lifecycle::rank_lost(JobRecord& job, RankRecord& rank, const std::string& w
   rank.message = why;
   ranks_.update(rank);
   if (current)
-    fail_attempt(job, fmt::format("attempt {}: rank {} on {} was lost: {}", rank.attempt,
-                                  rank.rank, rank.worker_id, why),
+    fail_attempt(job,
+                 fmt::format("attempt {}: rank {} on {} was lost: {}", rank.attempt, rank.rank,
+                             rank.worker_id, why),
                  now_ms);
   else
     slots_changed_();

@@ -35,9 +35,9 @@ constexpr double kBytesPerGb = 1e9;
 
 }  // namespace
 
-SchedulingLoop::SchedulingLoop(Database& db, JobStore& jobs, RankStore& ranks,
-                               WorkerStore& workers, UsageStore& usage, Lifecycle& lifecycle,
-                               const sched::Policy& policy, std::chrono::milliseconds interval,
+SchedulingLoop::SchedulingLoop(Database& db, JobStore& jobs, RankStore& ranks, WorkerStore& workers,
+                               UsageStore& usage, Lifecycle& lifecycle, const sched::Policy& policy,
+                               std::chrono::milliseconds interval,
                                std::function<void(int64_t)> before_pass)
     : db_(db),
       jobs_(jobs),

@@ -22,7 +22,8 @@ class SchedulingLoop {
  public:
   SchedulingLoop(Database& db, JobStore& jobs, RankStore& ranks, WorkerStore& workers,
                  UsageStore& usage, Lifecycle& lifecycle, const sched::Policy& policy,
-                 std::chrono::milliseconds interval, std::function<void(int64_t now_ms)> before_pass);
+                 std::chrono::milliseconds interval,
+                 std::function<void(int64_t now_ms)> before_pass);
   ~SchedulingLoop();  // stops the thread
 
   void start();

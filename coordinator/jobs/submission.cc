@@ -29,7 +29,8 @@ bool has_parent_reference(const std::string& path) {
 void check_worker_path(const std::string& path, const std::string& source, const char* field) {
   if (!is_absolute(path))
     fail("{}: {}: must be an absolute path on the workers, got '{}'", source, field, path);
-  if (has_parent_reference(path)) fail("{}: {}: '..' is not allowed, got '{}'", source, field, path);
+  if (has_parent_reference(path))
+    fail("{}: {}: '..' is not allowed, got '{}'", source, field, path);
 }
 
 std::string replace_all(std::string text, const std::string& from, const std::string& to) {
@@ -101,9 +102,10 @@ std::vector<PreparedJob> JobSubmission::prepare(const v1::SubmitRequest& request
   for (int index = 0; index < request.array_size(); ++index) {
     JobSpec spec = parse_array_element(request, source, index);
     if (index > 0 && spec.output == first.output && is_absolute(spec.output))
-      fail("{}: output: the {} jobs of the array would all write to '{}'; put {} in it or make "
-           "it relative",
-           source, request.array_size(), spec.output, kIndexPlaceholder);
+      fail(
+          "{}: output: the {} jobs of the array would all write to '{}'; put {} in it or make "
+          "it relative",
+          source, request.array_size(), spec.output, kIndexPlaceholder);
     if (spec.seed == first.seed) spec.seed = first.seed + index;
     PreparedJob job = prepare_one(spec, source, caller, now_ms);
     job.record.job.set_array_index(index);
@@ -143,20 +145,23 @@ PreparedJob JobSubmission::prepare_one(const JobSpec& spec, const std::string& s
   return job;
 }
 
-void JobSubmission::check_paths(JobSpec& spec, const std::string& source, PreparedJob& job) const {
+void JobSubmission::check_paths(const JobSpec& spec, const std::string& source,
+                                PreparedJob& job) const {
   check_worker_path(spec.model, source, "model");
   if (spec.lora.init_from) check_worker_path(*spec.lora.init_from, source, "lora.init_from");
 
   if (spec.dataset.find('/') == std::string::npos) {
     if (!is_valid_name(spec.dataset))
-      fail("{}: dataset: '{}' is neither a registered dataset name ([A-Za-z0-9._-]{{1,64}}) nor "
-           "an absolute .jsonl path",
-           source, spec.dataset);
+      fail(
+          "{}: dataset: '{}' is neither a registered dataset name ([A-Za-z0-9._-]{{1,64}}) nor "
+          "an absolute .jsonl path",
+          source, spec.dataset);
     const auto dataset = datasets_.find(spec.dataset);
     if (!dataset)
-      fail("{}: dataset: no dataset named '{}' is registered (upload it first, or give an "
-           "absolute .jsonl path)",
-           source, spec.dataset);
+      fail(
+          "{}: dataset: no dataset named '{}' is registered (upload it first, or give an "
+          "absolute .jsonl path)",
+          source, spec.dataset);
     job.record.dataset_sha256 = dataset->sha256();
   } else {
     check_worker_path(spec.dataset, source, "dataset");

@@ -20,8 +20,8 @@ namespace gradpool {
 // One job ready to insert; its output may depend on the id the row gets.
 struct PreparedJob {
   JobSpec spec;
-  JobRecord record;              // QUEUED, spec_yaml and output still without the id
-  bool output_from_id = false;   // relative output: becomes <output-root>/<user>/<id>-<name>
+  JobRecord record;             // QUEUED, spec_yaml and output still without the id
+  bool output_from_id = false;  // relative output: becomes <output-root>/<user>/<id>-<name>
 
   // The record as stored once the row has `id` (and the array its first job's id).
   JobRecord finalize(uint64_t id, uint64_t array_id, const std::string& output_root) const;
@@ -41,7 +41,7 @@ class JobSubmission {
  private:
   PreparedJob prepare_one(const JobSpec& spec, const std::string& source, const Caller& caller,
                           int64_t now_ms) const;
-  void check_paths(JobSpec& spec, const std::string& source, PreparedJob& job) const;
+  void check_paths(const JobSpec& spec, const std::string& source, PreparedJob& job) const;
 
   const DatasetStore& datasets_;
   const sched::Policy& policy_;

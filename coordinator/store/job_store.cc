@@ -28,14 +28,38 @@ const std::vector<std::string> kMigrations = {
     "CREATE INDEX jobs_by_dataset ON jobs (dataset);"};
 
 // Every column but id, in the order bind_columns() and read_row() use.
-const std::vector<std::string> kColumns = {
-    "user",          "name",           "state",           "reason",       "queue_position",
-    "spec_yaml",     "gpus",           "gpu_type",        "min_gpu_memory_gb",
-    "priority",      "submit_ms",      "start_ms",        "end_ms",       "attempt",
-    "max_restarts",  "output",         "message",         "dataset",      "dataset_sha256",
-    "array_id",      "array_index",    "rendezvous_token", "accounted_ms", "step",
-    "total_steps",   "loss",           "learning_rate",   "grad_norm",    "tokens_per_second",
-    "tokens",        "checkpoint_step", "progress_ms"};
+const std::vector<std::string> kColumns = {"user",
+                                           "name",
+                                           "state",
+                                           "reason",
+                                           "queue_position",
+                                           "spec_yaml",
+                                           "gpus",
+                                           "gpu_type",
+                                           "min_gpu_memory_gb",
+                                           "priority",
+                                           "submit_ms",
+                                           "start_ms",
+                                           "end_ms",
+                                           "attempt",
+                                           "max_restarts",
+                                           "output",
+                                           "message",
+                                           "dataset",
+                                           "dataset_sha256",
+                                           "array_id",
+                                           "array_index",
+                                           "rendezvous_token",
+                                           "accounted_ms",
+                                           "step",
+                                           "total_steps",
+                                           "loss",
+                                           "learning_rate",
+                                           "grad_norm",
+                                           "tokens_per_second",
+                                           "tokens",
+                                           "checkpoint_step",
+                                           "progress_ms"};
 
 // "a, b, c" with each name followed by `suffix` ("" or " = ?").
 std::string column_list(const std::string& suffix) {

@@ -15,16 +15,16 @@
 namespace gradpool {
 
 struct JobRecord {
-  v1::Job job;                    // as the API shows it, without `ranks` (RankStore has those)
-  std::string dataset_sha256;     // version of the registered dataset at submit ("" for a path)
-  std::string rendezvous_token;   // of the current attempt
-  int64_t accounted_ms = 0;       // while placed: usage has been counted up to this time
+  v1::Job job;                   // as the API shows it, without `ranks` (RankStore has those)
+  std::string dataset_sha256;    // version of the registered dataset at submit ("" for a path)
+  std::string rendezvous_token;  // of the current attempt
+  int64_t accounted_ms = 0;      // while placed: usage has been counted up to this time
 };
 
 struct JobFilter {
-  std::string user;                     // empty: every user
-  std::vector<v1::JobState> states;     // empty: every state
-  int limit = 0;                        // 0: no limit
+  std::string user;                  // empty: every user
+  std::vector<v1::JobState> states;  // empty: every state
+  int limit = 0;                     // 0: no limit
 };
 
 bool is_final(v1::JobState state);

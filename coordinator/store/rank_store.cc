@@ -132,8 +132,8 @@ std::vector<RankRecord> RankStore::live(const std::string& worker_id) const {
 
 std::vector<RankRecord> RankStore::live_of_job(uint64_t job_id) const {
   auto held = db_.lock();
-  Statement select(db_, std::string(kSelect) +
-                            "WHERE job_id = ? AND state IN (?, ?) ORDER BY attempt, rank");
+  Statement select(
+      db_, std::string(kSelect) + "WHERE job_id = ? AND state IN (?, ?) ORDER BY attempt, rank");
   select.bind(1, static_cast<int64_t>(job_id)).bind(2, kAssigned).bind(3, kRunning);
   return read_all(select);
 }

@@ -66,9 +66,8 @@ class RankReconciler::Pass {
       JobRecord* job = find_job(rank.job_id);
       if (!job) continue;
       if (rank.state == RankState::kRunning) {
-        owner_.lifecycle_.rank_lost(*job, rank,
-                                    fmt::format("worker {} no longer reports it", worker_id_),
-                                    now_ms_);
+        owner_.lifecycle_.rank_lost(
+            *job, rank, fmt::format("worker {} no longer reports it", worker_id_), now_ms_);
       } else if (!Lifecycle::is_current(*job, rank)) {
         owner_.lifecycle_.rank_exited(*job, rank, 0, "stopped before it started", now_ms_);
       } else {

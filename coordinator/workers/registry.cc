@@ -55,8 +55,8 @@ void check_register(const v1::RegisterRequest& request) {
 
 }  // namespace
 
-WorkerRegistry::WorkerRegistry(Database& db, WorkerStore& workers, RankStore& ranks,
-                               JobStore& jobs, Lifecycle& lifecycle, RankReconciler& reconciler,
+WorkerRegistry::WorkerRegistry(Database& db, WorkerStore& workers, RankStore& ranks, JobStore& jobs,
+                               Lifecycle& lifecycle, RankReconciler& reconciler,
                                WorkerTimings timings)
     : db_(db),
       workers_(workers),
@@ -90,8 +90,7 @@ v1::RegisterResponse WorkerRegistry::register_worker(const v1::RegisterRequest& 
     reconciler_.reconcile(worker.id(), request.ranks(), now_ms, &ignored);
   });
   spdlog::info("worker {} registered: {} slot(s) at {}, {} running rank(s) reported",
-               request.worker_id(), request.gpus_size(), request.address(),
-               request.ranks_size());
+               request.worker_id(), request.gpus_size(), request.address(), request.ranks_size());
   v1::RegisterResponse response;
   response.set_lease_timeout_ms(timings_.lease_timeout.count());
   response.set_heartbeat_interval_ms(timings_.heartbeat_interval.count());

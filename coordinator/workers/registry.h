@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "coordinator/store/worker_store.h"
 #include "coordinator/workers/lease_table.h"
 #include "coordinator/workers/rank_reconciler.h"
-#include "coordinator/store/worker_store.h"
 
 namespace gradpool {
 

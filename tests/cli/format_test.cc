@@ -24,8 +24,8 @@ v1::Job queued_job(v1::PendingReason reason, int position) {
 
 TEST(CliFormat, StateTextNamesTheQueueReasonAndPosition) {
   EXPECT_EQ(state_text(queued_job(v1::REASON_QUOTA, 3)), "QUEUED (quota) #3");
-  EXPECT_EQ(state_text(queued_job(v1::REASON_WAITING_FOR_GPUS, 1)), "QUEUED (waiting for gpus) #1");
-  EXPECT_EQ(state_text(queued_job(v1::REASON_NO_MATCHING_GPUS, 0)), "QUEUED (no matching gpus)");
+  EXPECT_EQ(state_text(queued_job(v1::REASON_WAITING_FOR_GPUS, 1)), "QUEUED (gpus busy) #1");
+  EXPECT_EQ(state_text(queued_job(v1::REASON_NO_MATCHING_GPUS, 0)), "QUEUED (no gpus fit)");
   EXPECT_EQ(state_text(queued_job(v1::REASON_NONE, 0)), "QUEUED");
   v1::Job running = queued_job(v1::REASON_QUOTA, 3);  // stale reason fields are not shown
   running.set_state(v1::JOB_RUNNING);
@@ -132,6 +132,9 @@ TEST(CliFormat, JobDetailsShowEveryFieldAndTheRanks) {
   EXPECT_EQ(plain.find("[#"), std::string::npos);  // no bar unless on a terminal
   EXPECT_NE(job_details(job, kNow, true, 0).find("[###############...............] 50%"),
             std::string::npos);
+  const std::string queued = job_details(queued_job(v1::REASON_QUOTA, 3), kNow, false, 0);
+  EXPECT_NE(queued.find("waiting:    its owner's GPU quota is in use"), std::string::npos)
+      << queued;
 }
 
 TEST(CliListRequest, FlagsBecomeTheRequest) {

@@ -11,8 +11,7 @@ namespace {
 
 class CoordinatorApiTest : public ::testing::Test {
  protected:
-  CoordinatorApiTest()
-      : harness_(::testing::UnitTest::GetInstance()->current_test_info()->name()) {
+  CoordinatorApiTest() : harness_(::testing::UnitTest::GetInstance()->current_test_info()->name()) {
     harness_.options().quotas = {{"bob", 2}};
     harness_.start();
   }
@@ -33,8 +32,7 @@ class CoordinatorApiTest : public ::testing::Test {
 
 TEST_F(CoordinatorApiTest, BadSpecIsRefusedNamingTheFieldAndStoresNothing) {
   std::vector<v1::Job> jobs;
-  grpc::Status status =
-      harness_.submit(harness_.alice, job_spec("bad") + "lora: {r: -4}\n", &jobs);
+  grpc::Status status = harness_.submit(harness_.alice, job_spec("bad") + "lora: {r: -4}\n", &jobs);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(status.error_message().find("job.yaml:"), std::string::npos) << describe(status);
   EXPECT_NE(status.error_message().find("lora.r"), std::string::npos) << describe(status);
@@ -67,11 +65,11 @@ TEST_F(CoordinatorApiTest, CallersNeedATokenAndTheRightRole) {
   v1::HeartbeatRequest request;
   request.set_worker_id("w1");
   v1::HeartbeatResponse response;
-  EXPECT_EQ(harness_.workers(harness_.alice)
-                ->Heartbeat(make_context(harness_.as(harness_.alice), 5000).get(), request,
-                            &response)
-                .error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(
+      harness_.workers(harness_.alice)
+          ->Heartbeat(make_context(harness_.as(harness_.alice), 5000).get(), request, &response)
+          .error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_TRUE(harness_.list().empty());
 }
 
@@ -104,8 +102,8 @@ TEST_F(CoordinatorApiTest, RelativeOutputGoesUnderTheOutputRootPerUserAndJob) {
   EXPECT_EQ(jobs[0].gpus(), 1);
   EXPECT_EQ(jobs[0].max_restarts(), 3);
 
-  ASSERT_TRUE(harness_.submit(harness_.alice, job_spec("abs") + "output: /results/abs\n", &jobs)
-                  .ok());
+  ASSERT_TRUE(
+      harness_.submit(harness_.alice, job_spec("abs") + "output: /results/abs\n", &jobs).ok());
   EXPECT_EQ(jobs[0].output(), "/results/abs");
 }
 
@@ -127,8 +125,8 @@ TEST_F(CoordinatorApiTest, ArraysExpandIndexAndSeed) {
   // An array whose elements would all write to one absolute directory is refused whole.
   const std::size_t before = harness_.list().size();
   const grpc::Status shared = harness_.submit(
-      harness_.alice, "name: s\nmodel: /m\ndataset: /d.jsonl\nsteps: 1\noutput: /r/same\n",
-      nullptr, 2);
+      harness_.alice, "name: s\nmodel: /m\ndataset: /d.jsonl\nsteps: 1\noutput: /r/same\n", nullptr,
+      2);
   EXPECT_EQ(shared.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(harness_.list().size(), before);
 }
@@ -176,8 +174,7 @@ TEST_F(CoordinatorApiTest, RegisteredDatasetTravelsWithTheAssignment) {
   }
   FakeWorker worker(harness_, "w1", 1);
   ASSERT_TRUE(worker.register_worker().ok());
-  const uint64_t id =
-      harness_.submit_ok("name: reg\nmodel: /m\ndataset: notes\nsteps: 1\n");
+  const uint64_t id = harness_.submit_ok("name: reg\nmodel: /m\ndataset: notes\nsteps: 1\n");
   ASSERT_TRUE(eventually([&] { return harness_.job_is(id, v1::JOB_STARTING); }));
   worker.heartbeat_until([](const v1::HeartbeatResponse& r) { return r.start_size() == 1; });
   const v1::RankAssignment& assignment = worker.assignments().at({id, 1, 0});
@@ -225,8 +222,7 @@ TEST_F(CoordinatorApiTest, RendezvousWaitsForKeysAndChecksTheAttemptToken) {
   };
   EXPECT_EQ(set_as("").error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(set_as(harness_.alice).error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(set_as(std::string(token.size(), '0')).error_code(),
-            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(set_as(std::string(token.size(), '0')).error_code(), grpc::StatusCode::UNAUTHENTICATED);
   ASSERT_TRUE(set_as(token).ok());
   const auto [status, value] = waiting.get();
   ASSERT_TRUE(status.ok()) << describe(status);

@@ -37,8 +37,8 @@ inline bool eventually(const std::function<bool()>& condition) {
 inline std::string job_spec(const std::string& name, int gpus = 1, int max_restarts = 3,
                             const std::string& extra = "") {
   return "name: " + name + "\nmodel: /models/tiny\ndataset: /data/notes.jsonl\nsteps: 10\n" +
-         "resources: {gpus: " + std::to_string(gpus) + "}\nmax_restarts: " +
-         std::to_string(max_restarts) + "\n" + extra;
+         "resources: {gpus: " + std::to_string(gpus) +
+         "}\nmax_restarts: " + std::to_string(max_restarts) + "\n" + extra;
 }
 
 class CoordinatorHarness {
@@ -211,9 +211,9 @@ class FakeWorker {
     }
     v1::HeartbeatResponse response;
     const Endpoint endpoint = harness_.as(harness_.worker);
-    const grpc::Status status = harness_.workers(harness_.worker)
-                                    ->Heartbeat(make_context(endpoint, 5000).get(), request,
-                                                &response);
+    const grpc::Status status =
+        harness_.workers(harness_.worker)
+            ->Heartbeat(make_context(endpoint, 5000).get(), request, &response);
     EXPECT_TRUE(status.ok()) << describe(status);
     for (const v1::RankRef& ref : response.forget()) reports_.erase(key_of(ref));
     for (const v1::RankAssignment& start : response.start()) {
@@ -247,9 +247,7 @@ class FakeWorker {
     report.set_exit_code(code);
     report.set_message(message);
   }
-  void log(const v1::RankRef& ref, const std::string& text) {
-    reports_[key_of(ref)].set_log(text);
-  }
+  void log(const v1::RankRef& ref, const std::string& text) { reports_[key_of(ref)].set_log(text); }
   void progress(const v1::RankRef& ref, const v1::Progress& progress) {
     *reports_[key_of(ref)].mutable_progress() = progress;
   }

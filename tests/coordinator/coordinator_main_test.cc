@@ -51,8 +51,8 @@ TEST(CoordinatorMainTest, TokenCommandsServeOnPortZeroAndStopOnSigterm) {
   EXPECT_NE(run("serve --data-dir " + data_dir + " --lease-timeout-s 0").exit_code, 0);
 
   const std::string port_file = (dir / "port").string();
-  const std::vector<std::string> args = {kBinary,       "serve",      "--data-dir", data_dir,
-                                         "--listen",    "127.0.0.1:0", "--port-file", port_file};
+  const std::vector<std::string> args = {kBinary,    "serve",       "--data-dir",  data_dir,
+                                         "--listen", "127.0.0.1:0", "--port-file", port_file};
   std::vector<char*> argv;
   for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);

@@ -90,12 +90,9 @@ std::vector<std::string> unknown_metrics(const std::string& query,
 TEST(DeployFiles, RulesNameOnlyExportedMetrics) {
   const Rules rules = read_rules();
   EXPECT_GE(rules.recorded.size(), 4u);
-  int named = 0;
-  for (const std::string& query : rules.queries) {
+  ASSERT_GT(rules.queries.size(), rules.recorded.size()) << "no alerts";
+  for (const std::string& query : rules.queries)
     EXPECT_EQ(unknown_metrics(query, {}), std::vector<std::string>()) << query;
-    named += query.find("gradpool_") != std::string::npos;
-  }
-  EXPECT_EQ(named, static_cast<int>(rules.queries.size())) << "a rule about nothing of ours";
 }
 
 TEST(DeployFiles, DashboardParsesAndNamesOnlyExportedMetrics) {
@@ -127,8 +124,9 @@ TEST(DeployFiles, DashboardPanelsHaveUniqueIdsAndUseTheDatasourceVariable) {
   std::set<int> ids;
   for (const json& panel : dashboard.at("panels")) {
     EXPECT_TRUE(ids.insert(panel.at("id").get<int>()).second) << panel.at("title");
-    if (panel.at("type") != "row")
+    if (panel.at("type") != "row") {
       EXPECT_EQ(panel.at("datasource").at("uid"), "${datasource}") << panel.at("title");
+    }
   }
 }
 

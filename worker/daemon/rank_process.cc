@@ -33,9 +33,11 @@ std::optional<std::string> error_text(std::string_view line) {
 
 }  // namespace
 
-RankProcess::RankProcess(v1::RankRef ref, Prepare prepare, size_t log_capacity)
+RankProcess::RankProcess(v1::RankRef ref, Prepare prepare, EventObserver observer,
+                         size_t log_capacity)
     : ref_(std::move(ref)),
       prepare_(std::move(prepare)),
+      observer_(std::move(observer)),
       log_(log_capacity),
       thread_([this] { run(); }) {}
 
@@ -88,10 +90,12 @@ void RankProcess::supervise(LaunchedRank rank) {
       {{rank.stdout_fd, false, {}}, {rank.stderr_fd, false, {}}, {rank.report_fd, true, {}}}};
   auto on_line = [this](const Stream& stream) {
     return [this, &stream](std::string_view line) {
-      if (stream.events)
-        progress_.apply(line);  // anything else on the report fd is not an event: ignored
-      else
+      if (!stream.events) {
         on_output_line(line);
+      } else {
+        progress_.apply(line);  // anything else on the report fd is not an event: ignored
+        if (observer_) observer_(line);
+      }
     };
   };
   // Reads what `stream` holds now; at its end (or on an error) closes it.

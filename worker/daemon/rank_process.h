@@ -29,8 +29,12 @@ class RankProcess {
   using Clock = std::chrono::steady_clock;
   // Runs on the rank's thread; an exception fails the rank with its message.
   using Prepare = std::function<RankCommand()>;
+  // Sees every line of the rank's report fd as it arrives (on the rank's thread, with its lock
+  // held: keep it short), e.g. for metrics; the Progress in report() sums them up already.
+  using EventObserver = std::function<void(std::string_view event_line)>;
 
-  RankProcess(v1::RankRef ref, Prepare prepare, size_t log_capacity = 1 << 20);
+  RankProcess(v1::RankRef ref, Prepare prepare, EventObserver observer = nullptr,
+              size_t log_capacity = 1 << 20);
   // Kills a rank still running (SIGKILL to its group) and waits for the thread.
   ~RankProcess();
   RankProcess(const RankProcess&) = delete;
@@ -65,6 +69,7 @@ class RankProcess {
 
   const v1::RankRef ref_;
   Prepare prepare_;
+  EventObserver observer_;
 
   mutable std::mutex mutex_;
   std::condition_variable exited_cv_;
