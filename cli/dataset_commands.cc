@@ -52,7 +52,7 @@ int list(const GlobalOptions& global) {
   v1::ListDatasetsResponse response;
   client.check(
       client.datasets().List(client.context().get(), v1::ListDatasetsRequest(), &response));
-  std::fputs(dataset_table(response.datasets(), now_ms()).render(output_width()).c_str(), stdout);
+  print_table(dataset_table(response.datasets(), now_ms()));
   return 0;
 }
 

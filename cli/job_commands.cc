@@ -49,7 +49,7 @@ int list(const GlobalOptions& global, const ListArgs& args) {
   Client client(global);
   v1::ListJobsResponse response;
   client.check(client.jobs().List(client.context().get(), request, &response));
-  std::fputs(job_table(response.jobs(), now_ms()).render(output_width()).c_str(), stdout);
+  print_table(job_table(response.jobs(), now_ms()));
   return 0;
 }
 
@@ -147,7 +147,7 @@ void add_job_commands(CLI::App& app, const GlobalOptions& global, Commands& comm
   submit_cmd
       ->add_option("--array", submit_flags->array_size,
                    "submit N jobs; {index} in name, output and seed expands to 0..N-1")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 10000));
   submit_cmd->add_flag("-q,--quiet", submit_flags->quiet, "print only the job ids");
   commands.push_back(
       {submit_cmd, "submit", [&global, submit_flags] { return submit(global, *submit_flags); }});
@@ -161,7 +161,7 @@ void add_job_commands(CLI::App& app, const GlobalOptions& global, Commands& comm
                        "only these states, comma-separated: " + state_names());
   list_cmd->add_flag("--all", list_args->all, "finished jobs too");
   list_cmd->add_option("--limit", list_args->limit, "at most N jobs, newest first")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, 1000000));
   commands.push_back({list_cmd, "list", [&global, list_args] { return list(global, *list_args); }});
 
   auto show_id = std::make_shared<uint64_t>(0);

@@ -31,7 +31,7 @@ int main_cli(int argc, char** argv) {
       ->envname("GRADPOOL_CA_CERT");
   app.add_option("--timeout-s", global.timeout_s, "deadline of each request in seconds")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(0.001, 86400.0));
 
   Commands commands;
   add_job_commands(app, global, commands);
@@ -42,7 +42,8 @@ int main_cli(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help prints and exits 0; a usage error exits 2, as command lines do.
+    return app.exit(e) == 0 ? 0 : 2;
   }
   for (const Command& command : commands) {
     if (!command.app->parsed()) continue;

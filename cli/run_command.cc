@@ -204,7 +204,7 @@ void add_run_command(CLI::App& app, Commands& commands) {
   run_cmd
       ->add_option("--cpu-slots,--workers-cpu-slots", flags->cpu_slots,
                    "the worker's CPU slots when it has no GPU (default: resources.gpus)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 1024));
   run_cmd->add_option("--data-dir", flags->data_dir,
                       "where the coordinator and worker keep their state (default: "
                       "./runs/.gradpool/<time>, removed after a successful run)");

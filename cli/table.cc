@@ -58,6 +58,12 @@ void Table::add_row(std::vector<std::string> cells) {
   rows_.push_back(std::move(cells));
 }
 
+std::vector<std::string> Table::headers() const {
+  std::vector<std::string> headers;
+  for (const auto& column : columns_) headers.push_back(column.header);
+  return headers;
+}
+
 std::vector<size_t> Table::column_widths(size_t max_width) const {
   std::vector<size_t> widths;
   for (size_t c = 0; c < columns_.size(); ++c) {
@@ -98,9 +104,24 @@ std::string Table::render(size_t max_width) const {
     out += max_width > 0 ? truncate_to_width(line, max_width) : line;
     out += '\n';
   };
-  std::vector<std::string> headers;
-  for (const auto& column : columns_) headers.push_back(column.header);
-  emit(headers);
+  emit(headers());
+  for (const auto& row : rows_) emit(row);
+  return out;
+}
+
+std::string Table::render_tab_separated() const {
+  std::string out;
+  auto emit = [&](const std::vector<std::string>& cells) {
+    for (size_t c = 0; c < cells.size(); ++c) {
+      if (c > 0) out += '\t';
+      std::string cell = cells[c];
+      std::replace_if(
+          cell.begin(), cell.end(), [](char ch) { return ch == '\t' || ch == '\n'; }, ' ');
+      out += cell;
+    }
+    out += '\n';
+  };
+  emit(headers());
   for (const auto& row : rows_) emit(row);
   return out;
 }

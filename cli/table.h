@@ -3,7 +3,8 @@
 // Columns are separated by two spaces, right-aligned columns (numbers) line up on their last digit,
 // and no line ends in spaces. When the table is wider than the width it is given, the truncatable
 // columns (free text such as job names) are cut, widest first, with "…" marking the cut; cells are
-// never wrapped. If that is still not enough, each line is cut at the width.
+// never wrapped. If that is still not enough, each line is cut at the width. Scripts get
+// tab-separated lines instead (render_tab_separated).
 #pragma once
 
 #include <cstddef>
@@ -32,7 +33,12 @@ class Table {
   // The header line and the rows, each ending in '\n'; `max_width` 0 means unlimited.
   std::string render(size_t max_width) const;
 
+  // For scripts (stdout is not a terminal): the same lines with cells separated by one tab, never
+  // cut or padded; tabs and newlines inside a cell become spaces.
+  std::string render_tab_separated() const;
+
  private:
+  std::vector<std::string> headers() const;
   std::vector<size_t> column_widths(size_t max_width) const;
 
   std::vector<Column> columns_;

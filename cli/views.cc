@@ -1,11 +1,13 @@
 #include "cli/views.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <string>
 
 #include <fmt/format.h>
 
 #include "cli/format.h"
+#include "cli/terminal.h"
 
 namespace gradpool::cli {
 namespace {
@@ -63,6 +65,12 @@ std::string figures_text(const v1::Progress& progress) {
 }
 
 }  // namespace
+
+void print_table(const Table& table) {
+  const std::string text =
+      stdout_is_tty() ? table.render(output_width()) : table.render_tab_separated();
+  std::fputs(text.c_str(), stdout);
+}
 
 std::string job_details(const v1::Job& job, int64_t now_ms, bool tty, size_t max_width) {
   std::string out = fmt::format("job {}: {}\n", job.id(), job.name());

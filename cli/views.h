@@ -13,6 +13,10 @@
 
 namespace gradpool::cli {
 
+// Prints a table on stdout: aligned and fitted to the terminal's width on a terminal
+// (terminal.h), tab-separated lines for scripts otherwise.
+void print_table(const Table& table);
+
 // ID, USER, NAME, STATE, GPUS, STEP, LOSS, TOK/S, AGE/DURATION; NAME is cut first when narrow.
 Table job_table(const google::protobuf::RepeatedPtrField<v1::Job>& jobs, int64_t now_ms);
 

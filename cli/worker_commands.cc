@@ -3,7 +3,6 @@
 
 #include "cli/command.h"
 #include "cli/format.h"
-#include "cli/terminal.h"
 #include "cli/views.h"
 
 namespace gradpool::cli {
@@ -13,7 +12,7 @@ int workers(const GlobalOptions& global) {
   Client client(global);
   v1::ListWorkersResponse response;
   client.check(client.workers().List(client.context().get(), v1::ListWorkersRequest(), &response));
-  std::fputs(worker_table(response.workers(), now_ms()).render(output_width()).c_str(), stdout);
+  print_table(worker_table(response.workers(), now_ms()));
   return 0;
 }
 

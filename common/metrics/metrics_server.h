@@ -33,6 +33,7 @@ class MetricsServer {
   // Serves on `listen`, "HOST:PORT" (port 0: a free one; bind 127.0.0.1 unless exposing it is
   // meant). Error naming `listen` when it is malformed or cannot be bound.
   MetricsServer(const std::string& listen, Component component);
+  ~MetricsServer();
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;
 

@@ -89,6 +89,7 @@ int Timeline::lane_of(std::string_view name) {
 void Timeline::write(const nlohmann::json& event) {
   if (!empty_) out_ << ",\n";
   out_ << event.dump();
+  out_.flush();  // whole events on disk: a killed rank's trace still loads
   empty_ = false;
 }
 

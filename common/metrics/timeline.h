@@ -5,8 +5,9 @@
 // Unix epoch (measured with a steady clock from one wall-clock origin), so the traces of the
 // ranks of a job line up when their arrays are concatenated into one.
 //
-// Events stream to the file as they are recorded; the array is closed by close() or the
-// destructor, so a killed process leaves an unterminated (yet still loadable) array. Thread-safe.
+// Events stream to the file as they are recorded, each flushed whole; the array is closed by
+// close() or the destructor, so a killed process leaves an unterminated array, which the trace
+// format allows and both viewers load. Thread-safe.
 #pragma once
 
 #include <chrono>

@@ -72,12 +72,14 @@ v1::Job Lifecycle::cancel(uint64_t job_id, const Caller& caller, int64_t now_ms)
 }
 
 v1::Job Lifecycle::get(uint64_t job_id) const {
+  auto held = db_.lock();  // the row and its ranks from one moment
   const auto job = jobs_.find(job_id);
   if (!job) rpc_fail(grpc::StatusCode::NOT_FOUND, "job {}: no such job", job_id);
   return describe(*job);
 }
 
 std::vector<v1::Job> Lifecycle::list(const JobFilter& filter) const {
+  auto held = db_.lock();
   std::vector<v1::Job> result;
   for (const JobRecord& record : jobs_.list(filter)) result.push_back(describe(record));
   return result;

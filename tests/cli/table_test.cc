@@ -73,6 +73,14 @@ TEST(CliTable, CutsLinesWhenNoTruncatableColumnCanShrink) {
   for (const auto& line : lines_of(table.render(12))) EXPECT_LE(display_width(line), 12u);
 }
 
+TEST(CliTable, ScriptsGetTabSeparatedLinesThatAreNeverCut) {
+  Table table({{"ID", Align::kRight}, {"NAME", Align::kLeft, true}, {"STATE"}});
+  table.add_row({"7", "a\tname with\nodd characters", "QUEUED (quota) #3"});
+  EXPECT_EQ(table.render_tab_separated(),
+            "ID\tNAME\tSTATE\n"
+            "7\ta name with odd characters\tQUEUED (quota) #3\n");
+}
+
 TEST(CliTable, RowWithTheWrongNumberOfCellsIsAnError) {
   Table table({{"A"}, {"B"}});
   EXPECT_THROW(table.add_row({"only one"}), Error);

@@ -46,7 +46,7 @@ class CoordinatorHarness {
   explicit CoordinatorHarness(const std::string& tag) : dir_(temp_dir(tag)) {
     options_.data_dir = (dir_ / "data").string();
     options_.listen = "127.0.0.1:0";
-    options_.lease_timeout_s = 1.0;
+    options_.lease_timeout_s = 5.0;  // generous for slow machines; lease tests shorten it
     options_.heartbeat_interval_ms = 100;
     options_.schedule_interval_ms = 50;
     options_.stop_grace_s = 1;

@@ -143,6 +143,8 @@ TEST_F(LifecycleTest, FailedRankStopsTheOthersRequeuesAndFailsAfterMaxRestarts) 
 }
 
 TEST_F(LifecycleTest, WorkerThatStopsHeartbeatingIsLostAndItsJobMoves) {
+  harness_.options().lease_timeout_s = 1.0;
+  harness_.restart();
   FakeWorker first(harness_, "w1", 1);
   ASSERT_TRUE(first.register_worker().ok());
   const uint64_t id = harness_.submit_ok(job_spec("mover"));
@@ -151,7 +153,7 @@ TEST_F(LifecycleTest, WorkerThatStopsHeartbeatingIsLostAndItsJobMoves) {
   first.heartbeat();
   ASSERT_EQ(harness_.get(id).state(), v1::JOB_RUNNING);
 
-  // w1 goes silent past its 1 s lease.
+  // w1 goes silent past its lease.
   ASSERT_TRUE(eventually([&] {
     const auto workers = harness_.list_workers();
     return workers.size() == 1 && workers[0].state() == v1::WORKER_LOST;

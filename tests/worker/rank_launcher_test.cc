@@ -40,8 +40,11 @@ Slot gpu_slot() {
   return slot;
 }
 
-const Strings kInherited = {"PATH=/usr/bin", "HOME=/home/w", "GRADPOOL_TOKEN=worker-secret",
-                            "CUDA_VISIBLE_DEVICES=0,1,2,3", "GRADPOOL_TOKEN_FILE=/kept",
+const Strings kInherited = {"PATH=/usr/bin",
+                            "HOME=/home/w",
+                            "GRADPOOL_TOKEN=worker-secret",
+                            "CUDA_VISIBLE_DEVICES=0,1,2,3",
+                            "GRADPOOL_TOKEN_FILE=/kept",
                             "GRADPOOL_RENDEZVOUS_TOKEN=stale"};
 
 bool has(const Strings& list, const std::string& item) {
@@ -73,9 +76,8 @@ TEST(RankCommand, CpuSlot) {
 }
 
 TEST(RankCommand, GpuSlotWithLocalBatchAndTls) {
-  const RankCommand command =
-      rank_command(settings("/etc/gradpool/ca.pem"), assignment("nccl", 6), gpu_slot(),
-                   "/c/spec.yaml", "/c", kInherited);
+  const RankCommand command = rank_command(settings("/etc/gradpool/ca.pem"), assignment("nccl", 6),
+                                           gpu_slot(), "/c/spec.yaml", "/c", kInherited);
   EXPECT_EQ(command.argv,
             (Strings{"/opt/gradpool/gradpool-train", "--config", "/c/spec.yaml", "--rank", "1",
                      "--world-size", "4", "--backend", "nccl", "--rendezvous",

@@ -15,7 +15,8 @@ namespace {
 class RankProcessTest : public TrainProcess {
  protected:
   // Prepares the way the worker does: spec.yaml in the work directory, then rank_command.
-  RankProcess::Prepare prepare(const Spec& spec, const std::string& train_bin = GRADPOOL_TRAIN_BIN) {
+  RankProcess::Prepare prepare(const Spec& spec,
+                               const std::string& train_bin = GRADPOOL_TRAIN_BIN) {
     return [this, spec, train_bin] {
       const fs::path spec_path = dir_ / "spec.yaml";
       spec.write(spec_path);
@@ -62,11 +63,10 @@ TEST_F(RankProcessTest, ARankRunsToTheEndReportingEveryEvent) {
 
   const std::vector<nlohmann::json> all = events();
   ASSERT_GE(all.size(), 2u);
-  EXPECT_EQ(all.front(), (nlohmann::json{{"event", "start"},
-                                         {"rank", 0},
-                                         {"world_size", 1},
-                                         {"step", 0},
-                                         {"total_steps", 10}}));
+  EXPECT_EQ(
+      all.front(),
+      (nlohmann::json{
+          {"event", "start"}, {"rank", 0}, {"world_size", 1}, {"step", 0}, {"total_steps", 10}}));
   EXPECT_EQ(all.back(), (nlohmann::json{{"event", "done"}, {"step", 10}}));
   std::vector<int64_t> steps, checkpoints;
   int64_t tokens = 0;
@@ -99,7 +99,8 @@ TEST_F(RankProcessTest, ARankRunsToTheEndReportingEveryEvent) {
 
 TEST_F(RankProcessTest, StopMakesTheRankCheckpointAndExit143) {
   auto rank = start(prepare(job("out").set("steps", "100000").set("checkpoint_every", "0")));
-  ASSERT_TRUE(eventually([&] { return report_of(*rank).progress().step() >= 2 || rank->exited(); }));
+  ASSERT_TRUE(
+      eventually([&] { return report_of(*rank).progress().step() >= 2 || rank->exited(); }));
   ASSERT_FALSE(rank->exited()) << report_of(*rank).log();
   EXPECT_TRUE(report_of(*rank).running());
   rank->stop(std::chrono::seconds(60));
@@ -156,7 +157,8 @@ TEST_F(RankProcessTest, AProgramThatCannotRunExits127) {
   ASSERT_TRUE(rank->wait_until(std::chrono::steady_clock::now() + kDeadline));
   const v1::RankReport report = report_of(*rank);
   EXPECT_EQ(report.exit_code(), kExitCannotExecute);
-  EXPECT_TRUE(contains(report.message(), "cannot execute " + (dir_ / "no-such-gradpool-train").string()))
+  EXPECT_TRUE(
+      contains(report.message(), "cannot execute " + (dir_ / "no-such-gradpool-train").string()))
       << report.message();
 }
 

@@ -23,8 +23,8 @@ class RankTableTest : public TrainProcess {
     const Endpoint endpoint = endpoint_of(*server_, ShardServer::kToken);
     cache_ = std::make_unique<ShardCache>((dir_ / "cache" / "datasets").string(),
                                           open_channel(endpoint), endpoint);
-    table_ = std::make_unique<RankTable>(launch_settings(), (dir_ / "cache").string(),
-                                         cpu_slots(1), *cache_);
+    table_ = std::make_unique<RankTable>(launch_settings(), (dir_ / "cache").string(), cpu_slots(1),
+                                         *cache_);
   }
   void TearDown() override {
     table_.reset();
@@ -97,8 +97,10 @@ TEST_F(RankTableTest, BadAssignmentsFailTheRankWithAMessage) {
   const std::vector<v1::RankReport> reports = wait_for_exits();
   ASSERT_EQ(reports.size(), 2u);
   for (const v1::RankReport& report : reports) EXPECT_EQ(report.exit_code(), kExitSetupFailed);
-  EXPECT_EQ(reports[0].message(), "job 1 attempt 1 rank 0: slot 7 does not exist on this worker (1 slots)");
-  EXPECT_TRUE(contains(reports[1].message(), "job 1 attempt 1 rank 1 spec")) << reports[1].message();
+  EXPECT_EQ(reports[0].message(),
+            "job 1 attempt 1 rank 0: slot 7 does not exist on this worker (1 slots)");
+  EXPECT_TRUE(contains(reports[1].message(), "job 1 attempt 1 rank 1 spec"))
+      << reports[1].message();
 }
 
 TEST_F(RankTableTest, StopAllStopsRunningRanks) {

@@ -71,7 +71,8 @@ TEST_F(ShardCacheTest, ReusesWhatIsCached) {
   EXPECT_EQ(cache_.dataset_file(dataset), path);
   EXPECT_EQ(shards_.fetches, 3);
 
-  // A cache that lost its joined file keeps its verified shards; one damaged shard is fetched again.
+  // A cache that lost its joined file keeps its verified shards; one damaged shard is fetched
+  // again.
   fs::remove(path);
   write_file_atomic((root_ / dataset.sha256() / "shard-00001.jsonl").string(), "damaged\n");
   EXPECT_EQ(read_file(cache_.dataset_file(dataset)), joined());
