@@ -125,6 +125,7 @@ void RankMetrics::apply(const std::string& job_id, int rank, const nlohmann::jso
     const auto total_steps = reader.count("total_steps");
     // Counters and histograms at zero from the start, so rate() sees the first steps too.
     create_series(labels);
+    ranks_[{job_id, rank}].recent.clear();  // a new attempt's throughput starts afresh
     set_if(step_, labels, step);
     set_if(total_steps_, labels, total_steps);
   } else if (reader.kind() == "step") {

@@ -23,11 +23,12 @@ using nlohmann::json;
 
 const char* kPrometheus = "/usr/bin/prometheus";
 
-// Replaces the one occurrence of `from` in `text`; a failure means the shipped file changed shape.
-void replace_once(std::string& text, const std::string& from, const std::string& to) {
-  const size_t at = text.find(from);
-  ASSERT_NE(at, std::string::npos) << "'" << from << "' is not in the shipped prometheus.yml";
-  text.replace(at, from.size(), to);
+// Replaces every occurrence of `from` in `text`, which must have one; a failure means the shipped
+// file changed shape.
+void replace_all(std::string& text, const std::string& from, const std::string& to) {
+  ASSERT_NE(text.find(from), std::string::npos) << "'" << from << "' is not in prometheus.yml";
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+    text.replace(at, from.size(), to);
 }
 
 std::string url_encode(const std::string& text) {
@@ -72,10 +73,10 @@ TEST(PrometheusScrape, ShippedConfigDiscoversWorkersAndEvaluatesRules) {
 
   const auto dir = testing::temp_dir("prometheus-scrape");
   std::string config = read_file(testing::source_path("deploy/prometheus/prometheus.yml"));
-  for (int i = 0; i < 2; ++i) replace_once(config, "127.0.0.1:9470", coordinator.address());
-  replace_once(config, "scrape_interval: 15s", "scrape_interval: 1s");
-  replace_once(config, "evaluation_interval: 15s", "evaluation_interval: 1s");
-  replace_once(config, "refresh_interval: 30s", "refresh_interval: 1s");
+  replace_all(config, "127.0.0.1:9470", coordinator.address());
+  replace_all(config, "scrape_interval: 15s", "scrape_interval: 1s");
+  replace_all(config, "evaluation_interval: 15s", "evaluation_interval: 1s");
+  replace_all(config, "refresh_interval: 30s", "refresh_interval: 1s");
   write_file_atomic((dir / "prometheus.yml").string(), config);
   write_file_atomic((dir / "rules.yml").string(),
                     read_file(testing::source_path("deploy/prometheus/rules.yml")));

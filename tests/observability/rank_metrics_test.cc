@@ -109,6 +109,10 @@ TEST(RankMetrics, TokensPerSecondSpansTheLastTenSteps) {
   for (int step = 1; step <= 5; ++step) metrics.apply("5", 0, step_event(step, 100, 10.0));
   for (int step = 6; step <= 15; ++step) metrics.apply("5", 0, step_event(step, 1000, 1.0));
   EXPECT_DOUBLE_EQ(series(registry, "gradpool_train_tokens_per_second", kRank0)->gauge.value, 1000);
+  // A restarted attempt (a new start event) does not average over the previous one.
+  metrics.apply("5", 0, {{"event", "start"}, {"rank", 0}, {"step", 10}});
+  metrics.apply("5", 0, step_event(11, 30, 2.0));
+  EXPECT_DOUBLE_EQ(series(registry, "gradpool_train_tokens_per_second", kRank0)->gauge.value, 15);
 }
 
 TEST(RankMetrics, GpuFiguresAndPlacementAreExported) {

@@ -83,7 +83,7 @@ TEST_F(WorkerProcessTest, BadFlagsAreNamed) {
   expect_failure(1, {"--train-bin", sh, "--token-file", token, "--id", "a/b"}, {}, "--id 'a/b'");
   expect_failure(1, {"--token-file", token, "--train-bin", (dir_ / "missing").string()}, {},
                  "--train-bin " + (dir_ / "missing").string());
-  expect_failure(CLI::ExitCodes::ValidationError,
+  expect_failure(static_cast<int>(CLI::ExitCodes::ValidationError),
                  {"--train-bin", sh, "--token-file", token, "--cpu-slots", "0"}, {}, "--cpu-slots");
 }
 

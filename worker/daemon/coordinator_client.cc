@@ -39,7 +39,8 @@ CoordinatorClient::CoordinatorClient(ClientOptions options, WorkerIdentity ident
                                      std::shared_ptr<grpc::Channel> channel, RankTable& ranks)
     : options_(std::move(options)),
       identity_(std::move(identity)),
-      stub_(v1::Workers::NewStub(std::move(channel))),
+      channel_(std::move(channel)),
+      stub_(v1::Workers::NewStub(channel_)),
       ranks_(ranks) {}
 
 void CoordinatorClient::run() {
@@ -62,6 +63,9 @@ void CoordinatorClient::run() {
     reachable = false;
     if (!sleep_for(backoff)) return;
     backoff = std::min(backoff * 2, kMaxBackoff);
+    // gRPC's own reconnect backoff grows to minutes; this loop's is the one that counts, so that
+    // a restarted coordinator hears from its workers within seconds (before their leases end).
+    grpc::experimental::ChannelResetConnectionBackoff(channel_.get());
   }
 }
 

@@ -17,8 +17,9 @@ class LineSplitter {
  public:
   using LineFn = std::function<void(std::string_view line)>;  // without the '\n'
 
+  LineSplitter() = default;
   // Longer lines are cut into pieces of `max_line` bytes.
-  explicit LineSplitter(size_t max_line = 64 << 10) : max_line_(max_line) {}
+  explicit LineSplitter(size_t max_line) : max_line_(max_line) {}
 
   // Calls `on_line` for every line completed by `bytes`; keeps the unfinished rest.
   void feed(std::string_view bytes, const LineFn& on_line);
@@ -27,7 +28,7 @@ class LineSplitter {
 
  private:
   std::string partial_;
-  size_t max_line_;
+  size_t max_line_ = 64 << 10;
 };
 
 class LogBuffer {

@@ -75,7 +75,8 @@ using Clock = std::chrono::steady_clock;
 // Runs `call` (each time with a fresh context) again while the coordinator is UNAVAILABLE (it may
 // be restarting) and time is left before `deadline`.
 template <typename Call>
-grpc::Status retry_while_unavailable(Clock::time_point deadline, Call&& call) {
+grpc::Status retry_while_unavailable(grpc::Channel& channel, Clock::time_point deadline,
+                                     Call&& call) {
   auto backoff = std::chrono::milliseconds(100);
   while (true) {
     const grpc::Status status = call();
@@ -83,6 +84,8 @@ grpc::Status retry_while_unavailable(Clock::time_point deadline, Call&& call) {
       return status;
     std::this_thread::sleep_for(backoff);
     backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+    // gRPC's own reconnect backoff grows far beyond this loop's: retry on this loop's schedule.
+    grpc::experimental::ChannelResetConnectionBackoff(&channel);
   }
 }
 
@@ -105,7 +108,8 @@ std::string exchange_store_address(const std::string& url, const RendezvousAddre
         url);
   endpoint.token = token;
   if (const char* ca = std::getenv("GRADPOOL_CA_CERT")) endpoint.ca_cert_file = ca;
-  const auto stub = v1::Rendezvous::NewStub(open_channel(endpoint));
+  const auto channel = open_channel(endpoint);
+  const auto stub = v1::Rendezvous::NewStub(channel);
   const Clock::time_point deadline = Clock::now() + timeout;
 
   if (rank == 0) {
@@ -115,7 +119,7 @@ std::string exchange_store_address(const std::string& url, const RendezvousAddre
     request.set_key(kStoreKey);
     request.set_value(store);
     v1::RendezvousSetResponse response;
-    const grpc::Status status = retry_while_unavailable(deadline, [&] {
+    const grpc::Status status = retry_while_unavailable(*channel, deadline, [&] {
       return stub->Set(make_context(endpoint, ms_until(deadline)).get(), request, &response);
     });
     if (!status.ok())
@@ -127,7 +131,7 @@ std::string exchange_store_address(const std::string& url, const RendezvousAddre
   request.set_attempt(address.attempt);
   request.set_key(kStoreKey);
   v1::RendezvousGetResponse response;
-  const grpc::Status status = retry_while_unavailable(deadline, [&] {
+  const grpc::Status status = retry_while_unavailable(*channel, deadline, [&] {
     request.set_timeout_ms(ms_until(deadline));
     // The coordinator answers DEADLINE_EXCEEDED itself at timeout_ms; the call's own deadline
     // only covers a coordinator that never answers.
