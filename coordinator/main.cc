@@ -99,6 +99,12 @@ int main(int argc, char** argv) {
   serve_command
       ->add_option("--stop-grace-s", options.stop_grace_s, "SIGTERM to SIGKILL, for stopped ranks")
       ->capture_default_str();
+  serve_command
+      ->add_option("--metrics-listen", options.metrics_listen,
+                   "HOST:PORT of /metrics and /sd/workers (port 0: pick one; \"off\": none)")
+      ->capture_default_str();
+  serve_command->add_option("--metrics-port-file", options.metrics_port_file,
+                            "receives the metrics port once up");
   serve_command->add_option("--output-root", options.output_root,
                             "relative outputs go to <root>/<user>/<job-id>-<name> "
                             "(default <data-dir>/outputs)");

@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/file_util.h"
+#include "coordinator/api/rpc_timing.h"
 #include "proto/channel.h"
 
 namespace gradpool {
@@ -37,6 +38,10 @@ CoordinatorOptions checked(CoordinatorOptions options) {
   for (const auto& [user, quota] : options.quotas)
     if (quota < 0) fail("--quota {}={}: must be >= 0 (0: unlimited)", user, quota);
   if (!(options.stop_grace_s >= 0)) fail("--stop-grace-s: must be >= 0");
+  if (options.metrics_listen == "off") options.metrics_listen.clear();
+  if (options.metrics_listen.empty() && !options.metrics_port_file.empty())
+    fail("--metrics-port-file {}: there is no metrics port, --metrics-listen is off",
+         options.metrics_port_file);
   std::error_code error;
   fs::create_directories(options.data_dir, error);
   if (error) fail("--data-dir {}: cannot create it: {}", options.data_dir, error.message());
@@ -51,6 +56,17 @@ sched::Policy policy_of(const CoordinatorOptions& options) {
   policy.user_quota = options.quotas;
   policy.default_quota = options.default_quota;
   return policy;
+}
+
+// The metrics server of --metrics-listen; null when it is off.
+std::unique_ptr<metrics::MetricsServer> serve_metrics(const CoordinatorOptions& options) {
+  if (options.metrics_listen.empty()) return nullptr;
+  try {
+    return std::make_unique<metrics::MetricsServer>(options.metrics_listen,
+                                                    metrics::Component::kCoordinator);
+  } catch (const Error& e) {
+    fail("--metrics-listen: {} (\"off\" serves no metrics)", e.what());
+  }
 }
 
 WorkerTimings timings_of(const CoordinatorOptions& options) {
@@ -70,6 +86,8 @@ std::string coordinator_database_path(const std::string& data_dir) {
 Coordinator::Coordinator(CoordinatorOptions options)
     : options_(checked(std::move(options))),
       policy_(policy_of(options_)),
+      metrics_server_(serve_metrics(options_)),
+      metrics_(metrics_server_ ? metrics_server_->registry() : unserved_metrics_),
       db_(coordinator_database_path(options_.data_dir)),
       tokens_(db_),
       auth_(tokens_),
@@ -80,11 +98,11 @@ Coordinator::Coordinator(CoordinatorOptions options)
       usage_(db_, options_.fair_share_half_life_h * 3600 * 1000),
       workers_(db_),
       logs_(options_.data_dir + "/logs", options_.max_log_bytes_per_job),
-      lifecycle_(db_, jobs_, ranks_, usage_, logs_, [this] { scheduling_loop_.wake(); }),
+      lifecycle_(db_, jobs_, ranks_, usage_, logs_, metrics_, [this] { scheduling_loop_.wake(); }),
       submission_(datasets_, policy_, options_.output_root),
       reconciler_(jobs_, ranks_, lifecycle_, logs_, datasets_),
       registry_(db_, workers_, ranks_, jobs_, lifecycle_, reconciler_, timings_of(options_)),
-      scheduling_loop_(db_, jobs_, ranks_, workers_, usage_, lifecycle_, policy_,
+      scheduling_loop_(db_, jobs_, ranks_, workers_, usage_, lifecycle_, metrics_, policy_,
                        std::chrono::milliseconds(options_.schedule_interval_ms),
                        [this](int64_t now_ms) { registry_.expire_leases(now_ms); }),
       rendezvous_(/*max_keys_per_attempt=*/1024),
@@ -93,10 +111,15 @@ Coordinator::Coordinator(CoordinatorOptions options)
       rendezvous_service_(rendezvous_, jobs_),
       datasets_service_(datasets_, auth_, [this](const std::string& dataset) {
         return jobs_.unfinished_using_dataset(dataset);
-      }) {}
+      }) {
+  if (metrics_server_)
+    metrics_server_->serve_json("/sd/workers",
+                                [this] { return worker_scrape_targets(workers_.list()); });
+}
 
 Coordinator::~Coordinator() {
   shutdown();
+  metrics_server_.reset();  // its threads answer /sd/workers from the stores, which go next
 }
 
 void Coordinator::start() {
@@ -109,13 +132,22 @@ void Coordinator::start() {
   builder.RegisterService(&workers_service_);
   builder.RegisterService(&rendezvous_service_);
   builder.RegisterService(&datasets_service_);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(std::make_unique<RpcTimingInterceptors>(
+      metrics_, std::vector<std::string>{
+                    v1::Jobs::service_full_name(), v1::Workers::service_full_name(),
+                    v1::Rendezvous::service_full_name(), v1::Datasets::service_full_name()}));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0)
     fail("--listen {}: cannot listen there (address in use, or not HOST:PORT?)", options_.listen);
   scheduling_loop_.start();
   if (!options_.port_file.empty()) write_file_atomic(options_.port_file, std::to_string(port_));
-  spdlog::info("gradpool-coordinator listening on {} ({}), data in {}", address(),
-               options_.tls_cert.empty() ? "plaintext" : "TLS", options_.data_dir);
+  if (!options_.metrics_port_file.empty())
+    write_file_atomic(options_.metrics_port_file, std::to_string(metrics_port()));
+  spdlog::info("gradpool-coordinator listening on {} ({}), data in {}, metrics {}", address(),
+               options_.tls_cert.empty() ? "plaintext" : "TLS", options_.data_dir,
+               metrics_server_ ? "on http://" + metrics_server_->address() + "/metrics" : "off");
 }
 
 std::string Coordinator::address() const {

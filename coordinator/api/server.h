@@ -18,7 +18,9 @@
 #include <string>
 
 #include <grpcpp/grpcpp.h>
+#include <prometheus/registry.h>
 
+#include "common/metrics/metrics_server.h"
 #include "coordinator/api/jobs_service.h"
 #include "coordinator/api/rendezvous_service.h"
 #include "coordinator/api/workers_service.h"
@@ -29,6 +31,7 @@
 #include "coordinator/jobs/lifecycle.h"
 #include "coordinator/jobs/scheduling_loop.h"
 #include "coordinator/jobs/submission.h"
+#include "coordinator/pool_metrics.h"
 #include "coordinator/rendezvous/rendezvous_store.h"
 #include "coordinator/store/job_store.h"
 #include "coordinator/store/rank_store.h"
@@ -57,6 +60,9 @@ struct CoordinatorOptions {
   double stop_grace_s = 30;
   std::string output_root;  // default <data-dir>/outputs
   int64_t max_log_bytes_per_job = int64_t{256} << 20;
+  // /metrics and /sd/workers (docs/metrics.md); "" or "off": none. HOST:0 picks a free port.
+  std::string metrics_listen = "127.0.0.1:9470";
+  std::string metrics_port_file;  // receives the metrics port once the server is up
 };
 
 // <data-dir>/coordinator.db: the one SQLite file (`token` commands open it too).
@@ -64,9 +70,10 @@ std::string coordinator_database_path(const std::string& data_dir);
 
 class Coordinator {
  public:
-  // Opens (creating) the data directory and the database; Error naming the flag on bad options.
+  // Opens (creating) the data directory and the database and serves the metrics; Error naming the
+  // flag on bad options, or when --metrics-listen cannot be bound.
   explicit Coordinator(CoordinatorOptions options);
-  ~Coordinator();  // shutdown()
+  ~Coordinator();  // shutdown(), then stops serving the metrics
   Coordinator(const Coordinator&) = delete;
   Coordinator& operator=(const Coordinator&) = delete;
 
@@ -79,6 +86,8 @@ class Coordinator {
   void shutdown();
 
   int port() const { return port_; }
+  // The bound metrics port; 0 when --metrics-listen is off.
+  int metrics_port() const { return metrics_server_ ? metrics_server_->port() : 0; }
   // HOST:PORT to dial, from --listen and the bound port.
   std::string address() const;
   TokenStore& tokens() { return tokens_; }
@@ -87,6 +96,11 @@ class Coordinator {
   CoordinatorOptions options_;
   sched::Policy policy_;
   std::atomic<bool> stopping_{false};
+
+  // Made before the parts that feed them, stopped (in the destructor) before those parts go.
+  std::unique_ptr<metrics::MetricsServer> metrics_server_;  // null when --metrics-listen is off
+  prometheus::Registry unserved_metrics_;                   // where they go then
+  PoolMetrics metrics_;
 
   Database db_;
   TokenStore tokens_;

@@ -18,12 +18,13 @@ const char* state_name(v1::JobState state) {
 }  // namespace
 
 Lifecycle::Lifecycle(Database& db, JobStore& jobs, RankStore& ranks, UsageStore& usage,
-                     JobLogs& logs, std::function<void()> slots_changed)
+                     JobLogs& logs, PoolMetrics& metrics, std::function<void()> slots_changed)
     : db_(db),
       jobs_(jobs),
       ranks_(ranks),
       usage_(usage),
       logs_(logs),
+      metrics_(metrics),
       slots_changed_(std::move(slots_changed)) {}
 
 bool Lifecycle::is_current(const JobRecord& job, const RankRecord& rank) {
@@ -95,6 +96,10 @@ v1::Job Lifecycle::describe(const JobRecord& record) const {
 
 void Lifecycle::place(JobRecord& job, const std::vector<PlacedSlot>& slots, int64_t now_ms) {
   v1::Job& row = job.job;
+  // 0 for a job requeued before the coordinator kept requeue times: its wait is unknown.
+  const int64_t queued_ms = row.attempt() == 0 ? row.submit_ms() : job.requeued_ms;
+  if (queued_ms > 0)
+    db_.on_commit([this, wait_s = (now_ms - queued_ms) / 1000.0] { metrics_.job_placed(wait_s); });
   row.set_attempt(row.attempt() + 1);
   row.set_state(v1::JOB_STARTING);
   row.set_reason(v1::REASON_NONE);
@@ -141,7 +146,7 @@ void Lifecycle::rank_exited(JobRecord& job, RankRecord& rank, int exit_code,
     fail_attempt(job,
                  fmt::format("attempt {}: rank {} on {} exited with {}{}", rank.attempt, rank.rank,
                              rank.worker_id, exit_code, message.empty() ? "" : ": " + message),
-                 now_ms);
+                 AttemptFailure::kRankFailed, now_ms);
     return;
   }
   update_attempt_state(job, now_ms);
@@ -157,7 +162,7 @@ void Lifecycle::rank_lost(JobRecord& job, RankRecord& rank, const std::string& w
     fail_attempt(job,
                  fmt::format("attempt {}: rank {} on {} was lost: {}", rank.attempt, rank.rank,
                              rank.worker_id, why),
-                 now_ms);
+                 AttemptFailure::kWorkerLost, now_ms);
   else
     slots_changed_();
 }
@@ -181,16 +186,19 @@ void Lifecycle::update_attempt_state(JobRecord& job, int64_t now_ms) {
   }
 }
 
-void Lifecycle::fail_attempt(JobRecord& job, const std::string& why, int64_t now_ms) {
+void Lifecycle::fail_attempt(JobRecord& job, const std::string& why, AttemptFailure reason,
+                             int64_t now_ms) {
   v1::Job& row = job.job;
   const int restarts_used = row.attempt() - 1;
   if (restarts_used >= row.max_restarts()) {
     finish(job, v1::JOB_FAILED,
            fmt::format("{} (no restarts left: max_restarts is {})", why, row.max_restarts()),
            now_ms);
+    db_.on_commit([this, reason] { metrics_.job_failed(reason); });
     return;
   }
   account_usage(job, now_ms);
+  job.requeued_ms = now_ms;
   row.set_state(v1::JOB_QUEUED);
   // The scheduler refines the reason on its next pass; until the old ranks are gone it stays.
   row.set_reason(ranks_.live_of_job(row.id()).empty() ? v1::REASON_NONE
@@ -200,6 +208,7 @@ void Lifecycle::fail_attempt(JobRecord& job, const std::string& why, int64_t now
   jobs_.update(job);
   logs_.event(row.id(), fmt::format("{}; requeued (restart {} of {}), resuming from {}/checkpoints",
                                     why, restarts_used + 1, row.max_restarts(), row.output()));
+  db_.on_commit([this, reason] { metrics_.job_restarted(reason); });
   slots_changed_();
 }
 

@@ -5,7 +5,8 @@
 // rank states into start/stop messages) and never decides placements (the scheduling loop does).
 //
 // Methods that take a JobRecord& change it and the store, and must run inside the caller's
-// Database::transaction(); submit() and cancel() open their own.
+// Database::transaction(); submit() and cancel() open their own. The restarts, failures and queue
+// waits it decides go to PoolMetrics once that transaction commits.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +18,7 @@
 #include "coordinator/auth/token_store.h"
 #include "coordinator/jobs/job_logs.h"
 #include "coordinator/jobs/submission.h"
+#include "coordinator/pool_metrics.h"
 #include "coordinator/scheduler/scheduler.h"
 #include "coordinator/store/database.h"
 #include "coordinator/store/job_store.h"
@@ -30,7 +32,7 @@ class Lifecycle {
   // `slots_changed` is called (inside the transaction) whenever a scheduling pass could now
   // decide differently: a job was submitted, requeued, cancelled or finished.
   Lifecycle(Database& db, JobStore& jobs, RankStore& ranks, UsageStore& usage, JobLogs& logs,
-            std::function<void()> slots_changed);
+            PoolMetrics& metrics, std::function<void()> slots_changed);
 
   // Inserts the prepared jobs in one transaction (an array shares the first job's id as
   // array_id) and returns them as stored: QUEUED.
@@ -56,7 +58,7 @@ class Lifecycle {
                    int64_t now_ms);
   void rank_lost(JobRecord& job, RankRecord& rank, const std::string& why, int64_t now_ms);
   // The current attempt cannot go on (`why` starts with "attempt N: "): requeue or FAILED.
-  void fail_attempt(JobRecord& job, const std::string& why, int64_t now_ms);
+  void fail_attempt(JobRecord& job, const std::string& why, AttemptFailure reason, int64_t now_ms);
   // Rank 0's figures; the checkpoint step only moves forward.
   void record_progress(JobRecord& job, const v1::Progress& progress, int64_t now_ms);
 
@@ -77,6 +79,7 @@ class Lifecycle {
   RankStore& ranks_;
   UsageStore& usage_;
   JobLogs& logs_;
+  PoolMetrics& metrics_;
   std::function<void()> slots_changed_;
 };
 

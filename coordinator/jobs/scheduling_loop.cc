@@ -36,8 +36,8 @@ constexpr double kBytesPerGb = 1e9;
 }  // namespace
 
 SchedulingLoop::SchedulingLoop(Database& db, JobStore& jobs, RankStore& ranks, WorkerStore& workers,
-                               UsageStore& usage, Lifecycle& lifecycle, const sched::Policy& policy,
-                               std::chrono::milliseconds interval,
+                               UsageStore& usage, Lifecycle& lifecycle, PoolMetrics& metrics,
+                               const sched::Policy& policy, std::chrono::milliseconds interval,
                                std::function<void(int64_t)> before_pass)
     : db_(db),
       jobs_(jobs),
@@ -45,6 +45,7 @@ SchedulingLoop::SchedulingLoop(Database& db, JobStore& jobs, RankStore& ranks, W
       workers_(workers),
       usage_(usage),
       lifecycle_(lifecycle),
+      metrics_(metrics),
       policy_(policy),
       interval_(interval),
       before_pass_(std::move(before_pass)) {}
@@ -84,7 +85,10 @@ void SchedulingLoop::run() {
     try {
       const int64_t now_ms = unix_now_ms();
       before_pass_(now_ms);
-      pass(now_ms);
+      const auto started = std::chrono::steady_clock::now();
+      const PoolMetrics::PoolSnapshot pool = pass(now_ms);
+      metrics_.scheduling_pass(
+          pool, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     } catch (const std::exception& e) {
       // The next pass retries; a broken database shows up in every RPC as well.
       spdlog::error("scheduling pass failed: {}", e.what());
@@ -93,15 +97,17 @@ void SchedulingLoop::run() {
   }
 }
 
-void SchedulingLoop::pass(int64_t now_ms) {
+PoolMetrics::PoolSnapshot SchedulingLoop::pass(int64_t now_ms) {
+  PoolMetrics::PoolSnapshot snapshot;
   db_.transaction([&] {
-    for (JobRecord& job : jobs_.list({"", {v1::JOB_STARTING, v1::JOB_RUNNING}, 0}))
-      lifecycle_.account_usage(job, now_ms);
+    std::vector<JobRecord> placed_records =
+        jobs_.list({"", {v1::JOB_STARTING, v1::JOB_RUNNING}, 0});
+    for (JobRecord& job : placed_records) lifecycle_.account_usage(job, now_ms);
 
     // Busy slots and GPUs held per user come from the live ranks of every job and attempt.
     sched::Usage usage;
     usage.decayed_gpu_seconds = usage_.decayed(now_ms);
-    std::set<std::pair<std::string, int>> busy;
+    std::set<std::pair<std::string, int>>& busy = snapshot.busy_slots;
     std::set<uint64_t> jobs_with_live_ranks;
     std::map<uint64_t, std::string> owner;
     for (const RankRecord& rank : ranks_.live()) {
@@ -114,7 +120,8 @@ void SchedulingLoop::pass(int64_t now_ms) {
 
     std::vector<sched::WorkerView> pool;
     std::map<std::pair<std::string, int>, std::string> gpu_names;
-    for (const v1::Worker& worker : workers_.list()) {
+    snapshot.workers = workers_.list();
+    for (const v1::Worker& worker : snapshot.workers) {
       if (worker.state() != v1::WORKER_UP) continue;
       sched::WorkerView& view = pool.emplace_back();
       view.id = worker.id();
@@ -140,20 +147,29 @@ void SchedulingLoop::pass(int64_t now_ms) {
     const sched::Decision decision = sched::schedule(pool, queue, usage, policy_);
     for (const sched::Placement& placement : decision.placements) {
       std::vector<Lifecycle::PlacedSlot> slots;
-      for (const sched::SlotRef& slot : placement.ranks)
+      for (const sched::SlotRef& slot : placement.ranks) {
         slots.push_back({slot.worker_id, slot.slot, gpu_names[{slot.worker_id, slot.slot}]});
+        busy.emplace(slot.worker_id, slot.slot);
+      }
       lifecycle_.place(*queued_by_id.at(placement.job_id), slots, now_ms);
     }
     for (const sched::PendingJob& pending : decision.pending) {
       JobRecord& record = *queued_by_id.at(pending.job_id);
       const v1::PendingReason reason = to_proto(pending.reason);
+      ++snapshot.pending_by_reason[reason];
       if (record.job.reason() == reason && record.job.queue_position() == pending.position)
         continue;
       record.job.set_reason(reason);
       record.job.set_queue_position(pending.position);
       jobs_.update(record);
     }
+
+    snapshot.jobs_by_state = jobs_.count_by_state();
+    for (const auto* records : {&placed_records, &queued_records})
+      for (const JobRecord& record : *records)
+        snapshot.attempts[record.job.id()] = record.job.attempt();
   });
+  return snapshot;
 }
 
 }  // namespace gradpool

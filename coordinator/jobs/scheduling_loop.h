@@ -2,7 +2,8 @@
 // it is woken (a submit, an exit, a cancel). A pass first runs `before_pass` (the worker leases
 // expire there), then, in one transaction: accounts the usage of placed jobs, snapshots the pool
 // (up workers, busy slots), the queue and the decayed usage, calls sched::schedule() and applies
-// its Decision — placements through the Lifecycle, reasons and queue positions on the rows.
+// its Decision — placements through the Lifecycle, reasons and queue positions on the rows. Once
+// committed, the pool as the pass left it goes to PoolMetrics, with the pass's duration.
 #pragma once
 
 #include <chrono>
@@ -13,6 +14,7 @@
 #include <thread>
 
 #include "coordinator/jobs/lifecycle.h"
+#include "coordinator/pool_metrics.h"
 #include "coordinator/scheduler/scheduler.h"
 #include "coordinator/store/worker_store.h"
 
@@ -21,8 +23,8 @@ namespace gradpool {
 class SchedulingLoop {
  public:
   SchedulingLoop(Database& db, JobStore& jobs, RankStore& ranks, WorkerStore& workers,
-                 UsageStore& usage, Lifecycle& lifecycle, const sched::Policy& policy,
-                 std::chrono::milliseconds interval,
+                 UsageStore& usage, Lifecycle& lifecycle, PoolMetrics& metrics,
+                 const sched::Policy& policy, std::chrono::milliseconds interval,
                  std::function<void(int64_t now_ms)> before_pass);
   ~SchedulingLoop();  // stops the thread
 
@@ -33,7 +35,8 @@ class SchedulingLoop {
 
  private:
   void run();
-  void pass(int64_t now_ms);
+  // Returns the pool as the pass left it.
+  PoolMetrics::PoolSnapshot pass(int64_t now_ms);
 
   Database& db_;
   JobStore& jobs_;
@@ -41,6 +44,7 @@ class SchedulingLoop {
   WorkerStore& workers_;
   UsageStore& usage_;
   Lifecycle& lifecycle_;
+  PoolMetrics& metrics_;
   const sched::Policy& policy_;
   std::chrono::milliseconds interval_;
   std::function<void(int64_t)> before_pass_;

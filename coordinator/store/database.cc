@@ -107,13 +107,27 @@ void Database::exec(std::string_view sql) {
 void Database::transaction(const std::function<void()>& body) {
   auto held = lock();
   exec("BEGIN IMMEDIATE");
+  in_transaction_ = true;
   try {
     body();
+    exec("COMMIT");
   } catch (...) {
+    in_transaction_ = false;
+    on_commit_.clear();
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
   }
-  exec("COMMIT");
+  in_transaction_ = false;
+  std::vector<std::function<void()>> committed;
+  committed.swap(on_commit_);
+  held.unlock();
+  for (const auto& action : committed) action();
+}
+
+void Database::on_commit(std::function<void()> action) {
+  auto held = lock();
+  if (!in_transaction_) fail("{}: on_commit outside a transaction", path_);
+  on_commit_.push_back(std::move(action));
 }
 
 int64_t Database::last_insert_id() const {

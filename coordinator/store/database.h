@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace gradpool {
 
@@ -65,6 +66,10 @@ class Database {
 
   // Runs `body` inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK when it throws), holding the lock.
   void transaction(const std::function<void()>& body);
+  // Inside transaction(): runs `action` once the transaction has committed, after the lock is
+  // released; never if it rolls back. For effects outside the file that must match what was
+  // committed (metrics counting a decision). `action` must not throw.
+  void on_commit(std::function<void()> action);
 
   std::unique_lock<std::recursive_mutex> lock() { return std::unique_lock(mutex_); }
 
@@ -77,6 +82,8 @@ class Database {
   std::string path_;
   sqlite3* db_ = nullptr;
   std::recursive_mutex mutex_;
+  bool in_transaction_ = false;
+  std::vector<std::function<void()>> on_commit_;  // of the transaction in progress
 };
 
 }  // namespace gradpool

@@ -25,7 +25,9 @@ const std::vector<std::string> kMigrations = {
     "  tokens INTEGER NOT NULL, checkpoint_step INTEGER NOT NULL, progress_ms INTEGER NOT NULL);"
     "CREATE INDEX jobs_by_state ON jobs (state);"
     "CREATE INDEX jobs_by_user ON jobs (user);"
-    "CREATE INDEX jobs_by_dataset ON jobs (dataset);"};
+    "CREATE INDEX jobs_by_dataset ON jobs (dataset);",
+    // 2: when a requeued job re-entered the queue, for its next attempt's queue wait.
+    "ALTER TABLE jobs ADD COLUMN requeued_ms INTEGER NOT NULL DEFAULT 0;"};
 
 // Every column but id, in the order bind_columns() and read_row() use.
 const std::vector<std::string> kColumns = {"user",
@@ -59,7 +61,8 @@ const std::vector<std::string> kColumns = {"user",
                                            "tokens_per_second",
                                            "tokens",
                                            "checkpoint_step",
-                                           "progress_ms"};
+                                           "progress_ms",
+                                           "requeued_ms"};
 
 // "a, b, c" with each name followed by `suffix` ("" or " = ?").
 std::string column_list(const std::string& suffix) {
@@ -104,6 +107,7 @@ void bind_columns(Statement& statement, const JobRecord& record) {
   statement.bind(++i, progress.tokens());
   statement.bind(++i, progress.checkpoint_step());
   statement.bind(++i, progress.updated_ms());
+  statement.bind(++i, record.requeued_ms);
 }
 
 // Reads a row selected as "id, <kColumns>".
@@ -145,6 +149,7 @@ JobRecord read_row(const Statement& row) {
   progress.set_tokens(row.column_int(i++));
   progress.set_checkpoint_step(row.column_int(i++));
   progress.set_updated_ms(row.column_int(i++));
+  record.requeued_ms = row.column_int(i++);
   return record;
 }
 
@@ -210,6 +215,15 @@ std::vector<JobRecord> JobStore::list(const JobFilter& filter) const {
   std::vector<JobRecord> records;
   while (select.step()) records.push_back(read_row(select));
   return records;
+}
+
+std::map<v1::JobState, int64_t> JobStore::count_by_state() const {
+  auto held = db_.lock();
+  Statement select(db_, "SELECT state, COUNT(*) FROM jobs GROUP BY state");
+  std::map<v1::JobState, int64_t> counts;
+  while (select.step())
+    counts[static_cast<v1::JobState>(select.column_int(0))] = select.column_int(1);
+  return counts;
 }
 
 std::vector<uint64_t> JobStore::unfinished_using_dataset(const std::string& name) const {

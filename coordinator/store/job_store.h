@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@ struct JobRecord {
   std::string dataset_sha256;    // version of the registered dataset at submit ("" for a path)
   std::string rendezvous_token;  // of the current attempt
   int64_t accounted_ms = 0;      // while placed: usage has been counted up to this time
+  int64_t requeued_ms = 0;       // when its last attempt was requeued (0: never)
 };
 
 struct JobFilter {
@@ -43,6 +45,8 @@ class JobStore {
   std::optional<JobRecord> find(uint64_t id) const;
   // Newest first.
   std::vector<JobRecord> list(const JobFilter& filter) const;
+  // How many jobs are in each state (states without jobs are absent).
+  std::map<v1::JobState, int64_t> count_by_state() const;
   // Ids of jobs not yet final that use the registered dataset `name`.
   std::vector<uint64_t> unfinished_using_dataset(const std::string& name) const;
 

@@ -96,7 +96,7 @@ class RankReconciler::Pass {
             job,
             fmt::format("attempt {}: dataset '{}' is no longer registered", rank.attempt,
                         job.job.dataset()),
-            now_ms_);
+            AttemptFailure::kRankFailed, now_ms_);
         return;
       }
       *assignment.mutable_dataset() = std::move(*dataset);

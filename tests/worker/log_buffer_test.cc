@@ -37,6 +37,9 @@ TEST(LineSplitter, CutsEndlessLinesIntoPieces) {
   LineSplitter splitter(4);
   EXPECT_EQ(split(splitter, {"abcdefghij\nxy\n"}, true),
             (std::vector<std::string>{"abcd", "efgh", "ij", "xy"}));
+  LineSplitter exact(4);  // a line of exactly max_line bytes is one line, not one and an empty one
+  EXPECT_EQ(split(exact, {"abcd", "\n\nefghijkl\n"}, true),
+            (std::vector<std::string>{"abcd", "", "efgh", "ijkl"}));
 }
 
 TEST(LogBuffer, DeliversLinesOnceConsumed) {

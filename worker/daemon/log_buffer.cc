@@ -1,5 +1,7 @@
 #include "worker/daemon/log_buffer.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace gradpool {
@@ -8,14 +10,20 @@ void LineSplitter::feed(std::string_view bytes, const LineFn& on_line) {
   while (!bytes.empty()) {
     const size_t newline = bytes.find('\n');
     const size_t take = std::min(newline == std::string_view::npos ? bytes.size() : newline,
-                                 max_line_ - std::min(max_line_, partial_.size()));
+                                 max_line_ - partial_.size());
     partial_.append(bytes.substr(0, take));
     bytes.remove_prefix(take);
-    const bool ended = !bytes.empty() && bytes.front() == '\n';
-    if (ended) bytes.remove_prefix(1);
-    if (ended || partial_.size() >= max_line_) {
+    if (take > 0) just_cut_ = false;
+    if (!bytes.empty() && bytes.front() == '\n') {
+      bytes.remove_prefix(1);
+      // The newline that ends a line just cut at max_line_ makes no empty line of its own.
+      if (!just_cut_) on_line(partial_);
+      partial_.clear();
+      just_cut_ = false;
+    } else if (partial_.size() == max_line_) {
       on_line(partial_);
       partial_.clear();
+      just_cut_ = true;
     }
   }
 }

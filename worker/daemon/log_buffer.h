@@ -19,7 +19,7 @@ class LineSplitter {
 
   LineSplitter() = default;
   // Longer lines are cut into pieces of `max_line` bytes.
-  explicit LineSplitter(size_t max_line) : max_line_(max_line) {}
+  explicit LineSplitter(size_t max_line) : max_line_(max_line > 0 ? max_line : 1) {}
 
   // Calls `on_line` for every line completed by `bytes`; keeps the unfinished rest.
   void feed(std::string_view bytes, const LineFn& on_line);
@@ -29,6 +29,7 @@ class LineSplitter {
  private:
   std::string partial_;
   size_t max_line_ = 64 << 10;
+  bool just_cut_ = false;  // the last line was cut at max_line_, not ended by a newline
 };
 
 class LogBuffer {

@@ -1,5 +1,6 @@
 #include "worker/daemon/rank_table.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include <spdlog/spdlog.h>

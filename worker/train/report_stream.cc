@@ -24,9 +24,7 @@ constexpr int kStuckReaderMs = 5000;
 
 ReportStream::ReportStream(int fd) : fd_(fd) {
   if (fd_ < 0) return;
-  const int flags = ::fcntl(fd_, F_GETFL);
-  if (flags < 0) fail("--report-fd {}: not an open file descriptor", fd_);
-  ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK);
+  if (::fcntl(fd_, F_GETFL) < 0) fail("--report-fd {}: not an open file descriptor", fd_);
   // A worker that goes away must not take the rank with it: failed writes say EPIPE instead.
   std::signal(SIGPIPE, SIG_IGN);
 }
@@ -68,23 +66,28 @@ void ReportStream::write_line(const nlohmann::json& event) {
   const std::string line = event.dump() + "\n";
   size_t written = 0;
   while (written < line.size()) {
-    const ssize_t n = ::write(fd_, line.data() + written, line.size() - written);
-    if (n > 0) {
-      written += static_cast<size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) {
-      pollfd writable{fd_, POLLOUT, 0};
-      if (::poll(&writable, 1, kStuckReaderMs) != 0) continue;  // writable, or the error to read
+    // Wait for room rather than making the fd non-blocking: that flag would be shared with every
+    // process holding the same open file (a terminal, the shell's pipe).
+    pollfd writable{fd_, POLLOUT, 0};
+    const int ready = ::poll(&writable, 1, kStuckReaderMs);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0) {
       spdlog::warn("--report-fd {}: the reader took no events for {} s; reporting stops", fd_,
                    kStuckReaderMs / 1000);
+      fd_ = -1;
+      return;
+    }
+    const ssize_t n = ready < 0 ? -1 : ::write(fd_, line.data() + written, line.size() - written);
+    if (n > 0) {
+      written += static_cast<size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
     } else {
       spdlog::warn("--report-fd {}: {}; reporting stops, training goes on", fd_,
                    std::strerror(n < 0 ? errno : EIO));
+      fd_ = -1;
+      return;
     }
-    fd_ = -1;
-    return;
   }
 }
 

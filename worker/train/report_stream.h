@@ -2,9 +2,9 @@
 // file descriptor that the worker daemon reads (gradpool-train --report-fd N; the events are in
 // docs/service.md, "Rank report events").
 //
-// Reporting must never hurt training: the fd is made non-blocking, SIGPIPE is ignored, and a
-// reader that is gone (EPIPE, EBADF) or stuck (a full pipe for long) turns the stream off with one
-// warning while training goes on.
+// Reporting must never hurt training: SIGPIPE is ignored, and a reader that is gone (EPIPE,
+// EBADF) or stuck (no room to write for 5 s) turns the stream off with one warning while training
+// goes on.
 #pragma once
 
 #include <cstdint>
