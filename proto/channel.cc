@@ -53,6 +53,13 @@ std::shared_ptr<grpc::Channel> open_channel(const Endpoint& endpoint) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxRpcMessageBytes);
   args.SetMaxSendMessageSize(kMaxRpcMessageBytes);
+  // gRPC's default reconnect backoff grows to two minutes. A worker must reach a restarted
+  // coordinator within one lease (seconds), and a rank its rendezvous, so reconnect within a
+  // second whatever happened before.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  // A channel opened to replace a failed one must not inherit its backed-off connection.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   if (endpoint.ca_cert_file.empty()) {
     credentials = grpc::InsecureChannelCredentials();

@@ -1,7 +1,7 @@
 // Coordinator: one whole coordinator process as an object — the SQLite file in --data-dir, the
-// stores, the services, the gRPC server and the scheduling thread — built from
-// CoordinatorOptions. main.cc only parses flags into the options; tests and `gradpool run` run it
-// in-process the same way:
+// stores, the services, the gRPC server, the scheduling thread and the metrics server — built
+// from CoordinatorOptions. main.cc only parses flags into the options; tests and `gradpool run` run
+// it in-process the same way:
 //
 //   Coordinator coordinator(options);
 //   coordinator.start();          // listening; port() is the bound port

@@ -46,7 +46,8 @@ class CoordinatorHarness {
   explicit CoordinatorHarness(const std::string& tag) : dir_(temp_dir(tag)) {
     options_.data_dir = (dir_ / "data").string();
     options_.listen = "127.0.0.1:0";
-    options_.lease_timeout_s = 5.0;  // generous for slow machines; lease tests shorten it
+    options_.metrics_listen = "127.0.0.1:0";  // never the default port: tests run in parallel
+    options_.lease_timeout_s = 5.0;           // generous for slow machines; lease tests shorten it
     options_.heartbeat_interval_ms = 100;
     options_.schedule_interval_ms = 50;
     options_.stop_grace_s = 1;
@@ -54,6 +55,7 @@ class CoordinatorHarness {
 
   CoordinatorOptions& options() { return options_; }
   const std::filesystem::path& dir() const { return dir_; }
+  int metrics_port() const { return coordinator_->metrics_port(); }
 
   // Starts the coordinator; the first start also creates the tokens.
   void start() {
@@ -176,6 +178,7 @@ inline v1::RankRef rank_ref(uint64_t job, int attempt, int rank) {
 
 // A worker daemon played by the test. It remembers each rank it was told to start and reports it
 // in every heartbeat, running at once unless told otherwise, until the coordinator says forget.
+// It registers <id>.local as its hostname and <id>.local:9471 as its metrics address.
 class FakeWorker {
  public:
   FakeWorker(const CoordinatorHarness& harness, std::string id, int slots,
@@ -187,6 +190,7 @@ class FakeWorker {
     request.set_worker_id(id_);
     request.set_hostname(id_ + ".local");
     request.set_address("127.0.0.1");
+    request.set_metrics_address(id_ + ".local:9471");
     for (int i = 0; i < slots_; ++i) {
       v1::Gpu* gpu = request.add_gpus();
       gpu->set_index(i);

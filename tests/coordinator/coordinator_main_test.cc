@@ -1,5 +1,5 @@
-// The gradpool-coordinator binary: `token` commands, `serve` on port 0 with --port-file, and a
-// graceful exit on SIGTERM.
+// The gradpool-coordinator binary: `token` commands, `serve` on port 0 with --port-file (and its
+// metrics on port 0 with --metrics-port-file), and a graceful exit on SIGTERM.
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -12,6 +12,7 @@
 
 #include "common/file_util.h"
 #include "tests/coordinator/coordinator_harness.h"
+#include "tests/observability/http_and_tools.h"
 
 extern char** environ;
 
@@ -49,10 +50,22 @@ TEST(CoordinatorMainTest, TokenCommandsServeOnPortZeroAndStopOnSigterm) {
   EXPECT_EQ(run("token list --data-dir " + data_dir).stdout_text, "alice admin\n");
   EXPECT_NE(run("token add bob --role boss --data-dir " + data_dir).exit_code, 0);
   EXPECT_NE(run("serve --data-dir " + data_dir + " --lease-timeout-s 0").exit_code, 0);
+  EXPECT_NE(run("serve --data-dir " + data_dir + " --metrics-listen nowhere").exit_code, 0);
 
   const std::string port_file = (dir / "port").string();
-  const std::vector<std::string> args = {kBinary,    "serve",       "--data-dir",  data_dir,
-                                         "--listen", "127.0.0.1:0", "--port-file", port_file};
+  const std::string metrics_port_file = (dir / "metrics-port").string();
+  const std::vector<std::string> args = {kBinary,
+                                         "serve",
+                                         "--data-dir",
+                                         data_dir,
+                                         "--listen",
+                                         "127.0.0.1:0",
+                                         "--port-file",
+                                         port_file,
+                                         "--metrics-listen",
+                                         "127.0.0.1:0",
+                                         "--metrics-port-file",
+                                         metrics_port_file};
   std::vector<char*> argv;
   for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
@@ -65,6 +78,14 @@ TEST(CoordinatorMainTest, TokenCommandsServeOnPortZeroAndStopOnSigterm) {
   const grpc::Status status = v1::Jobs::NewStub(open_channel(endpoint))
                                   ->List(make_context(endpoint, 5000).get(), {}, &jobs);
   EXPECT_TRUE(status.ok()) << describe(status);
+  ASSERT_TRUE(eventually([&] { return std::filesystem::exists(metrics_port_file); }));
+  const HttpReply metrics =
+      http_request(static_cast<uint16_t>(std::stoi(read_file(metrics_port_file))), "/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("component=\"coordinator\""), std::string::npos) << metrics.body;
+  EXPECT_NE(metrics.body.find("gradpool_rpc_duration_seconds_count{method=\"Jobs.List\"} 1"),
+            std::string::npos)
+      << metrics.body;
 
   ASSERT_EQ(kill(pid, SIGTERM), 0);
   int exit_status = 0;

@@ -56,6 +56,7 @@ TEST_F(StoreTest, JobRowsRoundTripAndSurviveReopening) {
     record.job.mutable_progress()->set_loss(1.25);
     record.rendezvous_token = "secret";
     record.accounted_ms = 5000;
+    record.requeued_ms = 4000;
     db.transaction([&] { jobs.update(record); });
   }
   Database db(path_);
@@ -72,6 +73,7 @@ TEST_F(StoreTest, JobRowsRoundTripAndSurviveReopening) {
   EXPECT_DOUBLE_EQ(found->job.progress().loss(), 1.25);
   EXPECT_EQ(found->rendezvous_token, "secret");
   EXPECT_EQ(found->accounted_ms, 5000);
+  EXPECT_EQ(found->requeued_ms, 4000);
   EXPECT_EQ(found->dataset_sha256, std::string(64, 'a'));
   EXPECT_FALSE(jobs.find(id + 100));
 }
@@ -99,6 +101,30 @@ TEST_F(StoreTest, ListFiltersAndOrdersNewestFirst) {
   EXPECT_EQ(jobs.list({"", {}, 2}).size(), 2u);
   EXPECT_EQ(jobs.unfinished_using_dataset("notes"), (std::vector<uint64_t>{ids[1], ids[2]}));
   EXPECT_TRUE(jobs.unfinished_using_dataset("other").empty());
+  EXPECT_EQ(jobs.count_by_state(),
+            (std::map<v1::JobState, int64_t>{{v1::JOB_QUEUED, 2}, {v1::JOB_SUCCEEDED, 1}}));
+}
+
+TEST_F(StoreTest, OnCommitActionsRunOnlyAfterACommit) {
+  Database db(path_);
+  JobStore jobs(db);
+  std::vector<std::string> ran;
+  db.transaction([&] {
+    jobs.insert(queued_job("alice", "kept"));
+    db.on_commit([&] { ran.push_back("kept"); });
+    EXPECT_TRUE(ran.empty());  // not before the commit
+  });
+  EXPECT_EQ(ran, std::vector<std::string>{"kept"});
+  EXPECT_THROW(db.transaction([&] {
+    jobs.insert(queued_job("alice", "rolled-back"));
+    db.on_commit([&] { ran.push_back("rolled-back"); });
+    fail("changed my mind");
+  }),
+               Error);
+  db.transaction([] {});
+  EXPECT_EQ(ran, std::vector<std::string>{"kept"});
+  EXPECT_EQ(jobs.list({}).size(), 1u);
+  EXPECT_THROW(db.on_commit([] {}), Error);  // outside a transaction
 }
 
 TEST_F(StoreTest, RanksOfEveryAttemptAreKeptAndLiveOnesFound) {
@@ -179,10 +205,27 @@ TEST_F(StoreTest, SchemaVersionsAreRecordedPerStore) {
   Statement select(db, "SELECT store, version FROM schema_versions ORDER BY store");
   std::map<std::string, int64_t> versions;
   while (select.step()) versions[select.column_text(0)] = select.column_int(1);
-  EXPECT_EQ(versions, (std::map<std::string, int64_t>{{"jobs", 1}, {"ranks", 1}}));
+  EXPECT_EQ(versions, (std::map<std::string, int64_t>{{"jobs", 2}, {"ranks", 1}}));
 
   db.exec("UPDATE schema_versions SET version = 99 WHERE store = 'jobs'");
   EXPECT_THROW(JobStore newer(db), Error);
+}
+
+TEST_F(StoreTest, AJobsTableOfVersionOneGainsRequeueTimes) {
+  uint64_t id = 0;
+  {
+    Database db(path_);
+    JobStore jobs(db);
+    db.transaction([&] { id = jobs.insert(queued_job("alice", "old")); });
+    // Back to the first schema, as a coordinator before requeue times left the file.
+    db.exec("ALTER TABLE jobs DROP COLUMN requeued_ms");
+    db.exec("UPDATE schema_versions SET version = 1 WHERE store = 'jobs'");
+  }
+  Database db(path_);
+  JobStore jobs(db);
+  ASSERT_TRUE(jobs.find(id));
+  EXPECT_EQ(jobs.find(id)->job.name(), "old");
+  EXPECT_EQ(jobs.find(id)->requeued_ms, 0);
 }
 
 }  // namespace

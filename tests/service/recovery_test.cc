@@ -64,10 +64,13 @@ TEST_F(ServiceTest, CoordinatorKilledAndRestartedLosesNoJob) {
   const std::string alice = add_token("alice", "user");
   const uint64_t running_id =
       submit_ok(alice, job_spec("survivor", 2, kLongSteps, (dir_ / "survivor").string()));
-  const uint64_t queued_id = submit_ok(alice, job_spec("waiting", 2, 4, (dir_ / "waiting").string()));
+  const uint64_t queued_id =
+      submit_ok(alice, job_spec("waiting", 2, 4, (dir_ / "waiting").string()));
   wait_for_job(
       running_id,
-      [](const v1::Job& job) { return job.state() == v1::JOB_RUNNING && job.progress().step() >= 2; },
+      [](const v1::Job& job) {
+        return job.state() == v1::JOB_RUNNING && job.progress().step() >= 2;
+      },
       "trained 2 steps");
 
   coordinator_->signal(SIGKILL);

@@ -90,9 +90,22 @@ class ServiceTest : public ::testing::Test {
   // Starts the coordinator on this test's port and data dir (again after a kill) and waits until
   // it answers.
   void start_coordinator(const Args& extra = {}) {
-    Args args = {GRADPOOL_COORDINATOR_BIN, "serve", "--data-dir", data_dir_.string(),
-                 "--listen", address(), "--lease-timeout-s", "3", "--heartbeat-interval-ms",
-                 "200", "--schedule-interval-ms", "200", "--stop-grace-s", "5"};
+    Args args = {GRADPOOL_COORDINATOR_BIN,
+                 "serve",
+                 "--data-dir",
+                 data_dir_.string(),
+                 "--listen",
+                 address(),
+                 "--metrics-listen",
+                 "127.0.0.1:0",
+                 "--lease-timeout-s",
+                 "3",
+                 "--heartbeat-interval-ms",
+                 "200",
+                 "--schedule-interval-ms",
+                 "200",
+                 "--stop-grace-s",
+                 "5"};
     args.insert(args.end(), extra.begin(), extra.end());
     coordinator_args_ = extra;
     coordinator_ = std::make_unique<ChildProcess>(args, next_log("coordinator"));

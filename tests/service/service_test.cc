@@ -58,8 +58,8 @@ TEST_F(ServiceTest, TwoUsersShareTwoWorkers) {
   const uint64_t two_ranks =
       submit_ok(alice, job_spec("alice-two-ranks", 2, 6, (dir_ / "out-alice").string()));
   std::string bob_spec = job_spec("bob-one-rank", 1, 6, (dir_ / "out-bob").string());
-  bob_spec.replace(bob_spec.find("dataset: "), bob_spec.find('\n', bob_spec.find("dataset: ")) -
-                                                   bob_spec.find("dataset: "),
+  bob_spec.replace(bob_spec.find("dataset: "),
+                   bob_spec.find('\n', bob_spec.find("dataset: ")) - bob_spec.find("dataset: "),
                    "dataset: notes");
   const uint64_t one_rank = submit_ok(bob, bob_spec);
 
@@ -110,8 +110,7 @@ TEST_F(ServiceTest, RefusesMissingTokensAndOtherUsersCancels) {
 
   v1::Job job;
   EXPECT_EQ(get_job("", id, &job).error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(get_job("0123456789abcdef", id, &job).error_code(),
-            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(get_job("0123456789abcdef", id, &job).error_code(), grpc::StatusCode::UNAUTHENTICATED);
   v1::SubmitResponse response;
   EXPECT_EQ(submit("", job_spec("anon", 1, 2, "/tmp/x"), &response).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);

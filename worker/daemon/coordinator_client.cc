@@ -7,8 +7,6 @@
 namespace gradpool {
 namespace {
 
-constexpr auto kMinBackoff = std::chrono::milliseconds(250);
-constexpr auto kMaxBackoff = std::chrono::milliseconds(5000);
 constexpr auto kCallTimeout = std::chrono::milliseconds(10'000);
 constexpr auto kFinalCallTimeout = std::chrono::milliseconds(2000);
 
@@ -44,7 +42,6 @@ CoordinatorClient::CoordinatorClient(ClientOptions options, WorkerIdentity ident
       ranks_(ranks) {}
 
 void CoordinatorClient::run() {
-  auto backoff = kMinBackoff;
   bool first = true, reachable = true;
   while (true) {
     const bool ok = registered_ ? heartbeat(kCallTimeout) : try_register(first);
@@ -52,7 +49,6 @@ void CoordinatorClient::run() {
       if (!reachable) spdlog::info("coordinator {} reachable again", options_.endpoint.address);
       reachable = true;
       first = false;
-      backoff = kMinBackoff;
       if (!registered_) continue;  // told to register again: at once
       if (!sleep_for(interval_)) return;
       continue;
@@ -61,11 +57,13 @@ void CoordinatorClient::run() {
       spdlog::warn("coordinator {} unreachable; retrying, {} rank(s) keep running",
                    options_.endpoint.address, ranks_.running());
     reachable = false;
-    if (!sleep_for(backoff)) return;
-    backoff = std::min(backoff * 2, kMaxBackoff);
-    // gRPC's own reconnect backoff grows to minutes; this loop's is the one that counts, so that
-    // a restarted coordinator hears from its workers within seconds (before their leases end).
-    grpc::experimental::ChannelResetConnectionBackoff(channel_.get());
+    // Retry at the heartbeat interval, no slower: a restarted coordinator gives this worker one
+    // lease to come back before it declares it lost and requeues its jobs. A failed call to a
+    // coordinator that is down costs next to nothing. A fresh channel connects at once, where
+    // gRPC 1.51 leaves a channel in TRANSIENT_FAILURE for many seconds after the server is back.
+    if (!sleep_for(interval_)) return;
+    channel_ = open_channel(options_.endpoint);
+    stub_ = v1::Workers::NewStub(channel_);
   }
 }
 

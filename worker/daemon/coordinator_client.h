@@ -58,7 +58,7 @@ class CoordinatorClient {
 
   const ClientOptions options_;
   const WorkerIdentity identity_;
-  const std::shared_ptr<grpc::Channel> channel_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Workers::Stub> stub_;
   RankTable& ranks_;
   std::chrono::milliseconds interval_{1000};
