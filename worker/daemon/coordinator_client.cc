@@ -72,6 +72,7 @@ bool CoordinatorClient::try_register(bool first) {
   request.set_worker_id(identity_.id);
   request.set_hostname(identity_.hostname);
   request.set_address(identity_.address);
+  request.set_metrics_address(identity_.metrics_address);
   for (const Slot& slot : identity_.slots) *request.add_gpus() = to_proto(slot);
   // The ranks it still has, for re-adoption; their logs follow in the heartbeats.
   for (v1::RankReport report : ranks_.reports().reports) {

@@ -23,6 +23,7 @@ struct WorkerIdentity {
   std::string hostname;
   std::string address;  // where this worker's ranks are reachable
   std::vector<Slot> slots;
+  std::string metrics_address;  // HOST:PORT of its /metrics; empty: none served
 };
 
 struct ClientOptions {

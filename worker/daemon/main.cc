@@ -4,6 +4,8 @@
 //   gradpool-worker --coordinator HOST:PORT [--token-file F | env GRADPOOL_TOKEN] [--ca-cert PEM]
 //                   [--id NAME] [--address 127.0.0.1] [--cpu-slots N] [--cache-dir DIR]
 //                   [--train-bin PATH] [--stop-grace-s 30] [--heartbeat-interval-ms MS]
+//                   [--metrics-listen 127.0.0.1:9471|off] [--metrics-port-file FILE]
+// /metrics on --metrics-listen serves the training series of the ranks it runs (docs/metrics.md).
 // SIGTERM/SIGINT: stop the ranks (SIGTERM, SIGKILL after the grace period), tell the coordinator,
 // exit. SIGKILL: the ranks die with the worker (PR_SET_PDEATHSIG).
 #include <unistd.h>
@@ -19,7 +21,9 @@
 
 #include "common/error.h"
 #include "common/file_util.h"
+#include "common/metrics/metrics_server.h"
 #include "worker/daemon/coordinator_client.h"
+#include "worker/daemon/rank_metrics_relay.h"
 #include "worker/daemon/rank_table.h"
 #include "worker/daemon/shard_cache.h"
 #include "worker/daemon/slots.h"
@@ -27,6 +31,11 @@
 namespace gradpool {
 namespace {
 namespace fs = std::filesystem;
+
+constexpr const char* kDefaultMetricsListen = "127.0.0.1:9471";
+// How long a rank's series outlive it: two of the shipped prometheus.yml's 15 s scrape intervals,
+// so that Prometheus scrapes its final counts.
+constexpr auto kSeriesLinger = std::chrono::seconds(30);
 
 std::string this_hostname() {
   char name[256] = {};
@@ -60,6 +69,29 @@ std::string read_token(const std::string& token_file) {
   return token.substr(begin, end - begin + 1);
 }
 
+// The server of --metrics-listen; null when it is off. Prometheus finds a worker's port through
+// the coordinator (/sd/workers), so when the default port is taken (a second worker on this host)
+// a free one serves instead; a port given explicitly must be free.
+std::unique_ptr<metrics::MetricsServer> serve_metrics(const std::string& listen, bool given) {
+  if (listen.empty() || listen == "off") return nullptr;
+  try {
+    return std::make_unique<metrics::MetricsServer>(listen, metrics::Component::kWorker);
+  } catch (const Error& e) {
+    if (given) fail("--metrics-listen: {} (\"off\" serves no metrics)", e.what());
+    auto server =
+        std::make_unique<metrics::MetricsServer>("127.0.0.1:0", metrics::Component::kWorker);
+    spdlog::warn("--metrics-listen {} (the default): {}; serving /metrics on {} instead", listen,
+                 e.what(), server->address());
+    return server;
+  }
+}
+
+// "HOST:PORT" for others to scrape: this worker's --address and the port it serves on.
+std::string scrape_address(const std::string& host, uint16_t port) {
+  const bool ipv6 = host.find(':') != std::string::npos && host.front() != '[';
+  return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
 std::string default_train_bin() {
   std::error_code error;
   const fs::path self = fs::read_symlink("/proc/self/exe", error);
@@ -73,6 +105,7 @@ int run(int argc, char** argv) {
   int cpu_slot_count = 1;
   double stop_grace_s = 30;
   int64_t heartbeat_interval_ms = 0;
+  std::string metrics_listen = kDefaultMetricsListen, metrics_port_file;
   app.add_option("--coordinator", coordinator, "coordinator HOST:PORT")->required();
   app.add_option("--token-file", token_file,
                  "file holding this worker's token "
@@ -97,6 +130,11 @@ int run(int argc, char** argv) {
                  "override the coordinator's heartbeat interval (0: the coordinator's)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  CLI::Option* metrics_listen_option =
+      app.add_option("--metrics-listen", metrics_listen,
+                     "HOST:PORT of the ranks' /metrics (port 0: pick one; \"off\": none)")
+          ->capture_default_str();
+  app.add_option("--metrics-port-file", metrics_port_file, "receives the metrics port once up");
   CLI11_PARSE(app, argc, argv);
 
   if (!is_valid_id(id)) fail("--id '{}': must match [A-Za-z0-9._-]{{1,64}}", id);
@@ -120,12 +158,25 @@ int run(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  WorkerIdentity identity{id, this_hostname(), address, detect_slots(cpu_slot_count)};
+  const std::unique_ptr<metrics::MetricsServer> metrics_server =
+      serve_metrics(metrics_listen, metrics_listen_option->count() > 0);
+  if (!metrics_port_file.empty()) {
+    if (!metrics_server)
+      fail("--metrics-port-file {}: there is no metrics port, --metrics-listen is off",
+           metrics_port_file);
+    write_file_atomic(metrics_port_file, std::to_string(metrics_server->port()));
+  }
+  WorkerIdentity identity{id, this_hostname(), address, detect_slots(cpu_slot_count),
+                          metrics_server ? scrape_address(address, metrics_server->port()) : ""};
+  std::unique_ptr<RankMetricsRelay> rank_metrics;
+  if (metrics_server)
+    rank_metrics = std::make_unique<RankMetricsRelay>(metrics_server->registry(), identity.id,
+                                                      identity.hostname, kSeriesLinger);
   const auto channel = open_channel(endpoint);
   ShardCache shards(cache + "/datasets", channel, endpoint);
   LaunchSettings launch{fs::absolute(train_bin).string(), coordinator, address,
                         endpoint.ca_cert_file};
-  RankTable ranks(launch, cache, identity.slots, shards);
+  RankTable ranks(launch, cache, identity.slots, shards, rank_metrics.get());
   const auto grace = std::chrono::milliseconds(static_cast<int64_t>(stop_grace_s * 1000));
   ClientOptions options{endpoint, std::chrono::milliseconds(heartbeat_interval_ms), grace};
   CoordinatorClient client(options, identity, channel, ranks);

@@ -34,10 +34,11 @@ std::optional<std::string> error_text(std::string_view line) {
 }  // namespace
 
 RankProcess::RankProcess(v1::RankRef ref, Prepare prepare, EventObserver observer,
-                         size_t log_capacity)
+                         ExitObserver on_exit, size_t log_capacity)
     : ref_(std::move(ref)),
       prepare_(std::move(prepare)),
       observer_(std::move(observer)),
+      on_exit_(std::move(on_exit)),
       log_(log_capacity),
       thread_([this] { run(); }) {}
 
@@ -174,6 +175,7 @@ void RankProcess::on_output_line(std::string_view line) {
 }
 
 void RankProcess::finish(int exit_code, std::string message) {
+  if (on_exit_) on_exit_();
   std::lock_guard<std::mutex> lock(mutex_);
   exited_ = true;
   exit_code_ = exit_code;

@@ -32,9 +32,12 @@ class RankProcess {
   // Sees every line of the rank's report fd as it arrives (on the rank's thread, with its lock
   // held: keep it short), e.g. for metrics; the Progress in report() sums them up already.
   using EventObserver = std::function<void(std::string_view event_line)>;
+  // Told once, on the rank's thread, when the rank has exited (or failed to start) and its output
+  // has been read, just before exited() turns true.
+  using ExitObserver = std::function<void()>;
 
   RankProcess(v1::RankRef ref, Prepare prepare, EventObserver observer = nullptr,
-              size_t log_capacity = 1 << 20);
+              ExitObserver on_exit = nullptr, size_t log_capacity = 1 << 20);
   // Kills a rank still running (SIGKILL to its group) and waits for the thread.
   ~RankProcess();
   RankProcess(const RankProcess&) = delete;
@@ -70,6 +73,7 @@ class RankProcess {
   const v1::RankRef ref_;
   Prepare prepare_;
   EventObserver observer_;
+  ExitObserver on_exit_;
 
   mutable std::mutex mutex_;
   std::condition_variable exited_cv_;

@@ -13,11 +13,12 @@ namespace gradpool {
 namespace fs = std::filesystem;
 
 RankTable::RankTable(LaunchSettings launch, std::string cache_dir, std::vector<Slot> slots,
-                     ShardCache& cache)
+                     ShardCache& cache, RankMetricsRelay* metrics)
     : launch_(std::move(launch)),
       cache_dir_(std::move(cache_dir)),
       slots_(std::move(slots)),
-      cache_(cache) {}
+      cache_(cache),
+      metrics_(metrics) {}
 
 RankTable::~RankTable() = default;
 
@@ -28,7 +29,14 @@ void RankTable::start(const v1::RankAssignment& assignment) {
   if (rank) return;
   spdlog::info("job {} attempt {} rank {}/{}: starting on slot {}", ref.job_id(), ref.attempt(),
                ref.rank(), assignment.world_size(), assignment.slot());
-  rank = std::make_shared<RankProcess>(ref, [this, assignment] { return prepare(assignment); });
+  RankProcess::EventObserver on_event;
+  RankProcess::ExitObserver on_exit;
+  if (metrics_) {
+    on_event = [this, ref](std::string_view line) { metrics_->event(ref, line); };
+    on_exit = [this, ref] { metrics_->exited(ref); };
+  }
+  rank = std::make_shared<RankProcess>(
+      ref, [this, assignment] { return prepare(assignment); }, on_event, on_exit);
 }
 
 RankCommand RankTable::prepare(const v1::RankAssignment& assignment) const {
@@ -53,6 +61,7 @@ RankCommand RankTable::prepare(const v1::RankAssignment& assignment) const {
     spec.dataset = cache_.dataset_file(assignment.dataset());
   const std::string spec_path = (work_dir / "spec.yaml").string();
   write_file_atomic(spec_path, to_yaml(spec));
+  if (metrics_) metrics_->started(ref, *slot);
   return rank_command(launch_, assignment, *slot, spec_path, work_dir.string(),
                       current_environment());
 }

@@ -2,7 +2,8 @@
 // forgotten by the coordinator — keyed by (job, attempt, rank). The coordinator client drives it
 // from heartbeat responses (start, stop, forget) and reports from it. Starting a rank prepares its
 // work directory <cache>/jobs/<job>/attempt-<a>/rank-<r>/: the dataset from the shard cache,
-// spec.yaml pointing at it, then gradpool-train (rank_launcher.h). Thread-safe.
+// spec.yaml pointing at it, then gradpool-train (rank_launcher.h). With a RankMetricsRelay, the
+// ranks' report events and placements also become Prometheus series. Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -16,6 +17,7 @@
 
 #include "proto/gradpool.pb.h"
 #include "worker/daemon/rank_launcher.h"
+#include "worker/daemon/rank_metrics_relay.h"
 #include "worker/daemon/rank_process.h"
 #include "worker/daemon/shard_cache.h"
 #include "worker/daemon/slots.h"
@@ -24,9 +26,9 @@ namespace gradpool {
 
 class RankTable {
  public:
-  // `cache` fetches registered datasets; it must outlive the table.
+  // `cache` fetches registered datasets; it and `metrics` (none: null) must outlive the table.
   RankTable(LaunchSettings launch, std::string cache_dir, std::vector<Slot> slots,
-            ShardCache& cache);
+            ShardCache& cache, RankMetricsRelay* metrics = nullptr);
   ~RankTable();  // kills ranks still running (see RankProcess)
 
   // Starts the assigned rank unless this (job, attempt, rank) is known already. Whatever goes
@@ -61,6 +63,7 @@ class RankTable {
   const std::string cache_dir_;
   const std::vector<Slot> slots_;
   ShardCache& cache_;
+  RankMetricsRelay* const metrics_;
   mutable std::mutex mutex_;
   std::map<Key, std::shared_ptr<RankProcess>> ranks_;
 };

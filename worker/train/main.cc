@@ -3,7 +3,8 @@
 //   gradpool-train --config job.yaml --world-size 2 --rank R --rendezvous tcp://127.0.0.1:29500
 //   gradpool-train --config spec.yaml ... --rendezvous gradpool://HOST:PORT/JOB/ATTEMPT
 //                  --report-fd 3      (as a worker daemon starts its ranks)
-//   mpirun -np 4 gradpool-train --config job.yaml
+//   mpirun -np 4 gradpool-train --config job.yaml [--metrics-listen 0.0.0.0:9480]
+//                  [--timeline trace-{rank}.json]
 //   gradpool-train init-model --preset tiny-llama --out models/tiny
 //   gradpool-train make-dataset --out data.jsonl /usr/share/games/fortunes/*
 //   gradpool-train demo
@@ -85,6 +86,11 @@ int run(int argc, char** argv) {
   auto add_run_flags = [&](CLI::App* cmd) {
     cmd->add_option("--device", options.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
     cmd->add_flag("--no-resume", no_resume, "start over even if the output holds a checkpoint");
+    cmd->add_option("--timeline", options.telemetry.timeline,
+                    "write a Chrome trace of this rank's step phases to FILE ({rank}: the rank)");
+    cmd->add_option("--metrics-listen", options.telemetry.metrics_listen,
+                    "serve this rank's training series at HOST:PORT/metrics (without a worker, "
+                    "e.g. under mpirun; the ranks of a node use PORT + their local rank)");
   };
   app.add_option("--rank", dist.rank, "this rank (data parallel; set by MPI under mpirun/srun)");
   app.add_option("--world-size", dist.world_size, "number of ranks")->capture_default_str();

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <csignal>
 #include <cstring>
 #include <string>
@@ -20,6 +21,11 @@ namespace {
 // reads nothing for this long is not going to, and training must not wait for it.
 constexpr int kStuckReaderMs = 5000;
 
+// A non-finite number is not JSON: null, which readers take as "not reported".
+nlohmann::json finite_or_null(double value) {
+  return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json();
+}
+
 }  // namespace
 
 ReportStream::ReportStream(int fd) : fd_(fd) {
@@ -30,39 +36,51 @@ ReportStream::ReportStream(int fd) : fd_(fd) {
 }
 
 void ReportStream::start(int rank, int world_size, int64_t step, int64_t total_steps) {
-  write_line({{"event", "start"},
-              {"rank", rank},
-              {"world_size", world_size},
-              {"step", step},
-              {"total_steps", total_steps}});
+  emit({{"event", "start"},
+        {"rank", rank},
+        {"world_size", world_size},
+        {"step", step},
+        {"total_steps", total_steps}});
 }
 
 void ReportStream::step(const StepReport& r) {
-  write_line({{"event", "step"},
-              {"step", r.step},
-              {"total_steps", r.total_steps},
-              {"loss", r.loss},
-              {"lr", r.lr},
-              {"grad_norm", r.grad_norm},
-              {"tokens", r.tokens},
-              {"local_tokens", r.local_tokens},
-              {"samples", r.samples},
-              {"step_s", r.step_s},
-              {"allreduce_s", r.allreduce_s},
-              {"skipped", r.skipped}});
+  nlohmann::json event = {{"event", "step"},
+                          {"step", r.step},
+                          {"total_steps", r.total_steps},
+                          {"loss", finite_or_null(r.loss)},
+                          {"lr", r.lr},
+                          {"grad_norm", finite_or_null(r.grad_norm)},
+                          {"tokens", r.tokens},
+                          {"local_tokens", r.local_tokens},
+                          {"samples", r.samples},
+                          {"local_samples", r.local_samples},
+                          {"step_s", r.step_s},
+                          {"allreduce_s", r.allreduce_s},
+                          {"skipped", r.skipped}};
+  if (r.mfu) event["mfu"] = *r.mfu;
+  if (r.gpu_memory_allocated_bytes)
+    event["gpu_memory_allocated_bytes"] = *r.gpu_memory_allocated_bytes;
+  if (r.gpu_memory_reserved_bytes)
+    event["gpu_memory_reserved_bytes"] = *r.gpu_memory_reserved_bytes;
+  if (r.gpu_memory_peak_bytes) event["gpu_memory_peak_bytes"] = *r.gpu_memory_peak_bytes;
+  emit(event);
 }
 
 void ReportStream::checkpoint(int64_t step, double seconds) {
-  write_line({{"event", "checkpoint"}, {"step", step}, {"seconds", seconds}});
+  emit({{"event", "checkpoint"}, {"step", step}, {"seconds", seconds}});
 }
 
 void ReportStream::done(int64_t step) {
-  write_line({{"event", "done"}, {"step", step}});
+  emit({{"event", "done"}, {"step", step}});
+}
+
+void ReportStream::emit(const nlohmann::json& event) {
+  if (sink_) sink_(event);
+  write_line(event);
 }
 
 void ReportStream::write_line(const nlohmann::json& event) {
   if (fd_ < 0) return;
-  // A non-finite loss is not JSON; dump() writes null for it, which the reader treats as absent.
   const std::string line = event.dump() + "\n";
   size_t written = 0;
   while (written < line.size()) {

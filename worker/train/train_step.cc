@@ -16,6 +16,12 @@ StepRunner::StepRunner(CausalLM& model, LoraAdapter& adapter, AdamW& optimizer,
   scaler_.enabled = model.options().dtype == at::kHalf;
 }
 
+PhaseClock::time_point StepRunner::phase_boundary() const {
+  const at::Device device = model_.options().device;
+  if (recorder_ && device.is_cuda()) torch::cuda::synchronize(device.index());
+  return PhaseClock::now();
+}
+
 StepResult StepRunner::run(const std::vector<MicroBatch>& micro_batches, double lr,
                            bool stop_vote) {
   const at::Device device = model_.options().device;
@@ -25,13 +31,21 @@ StepResult StepRunner::run(const std::vector<MicroBatch>& micro_batches, double 
   // Accumulate locally: no communication and no host round trip per micro-batch.
   int64_t local_tokens = 0;
   at::Tensor loss_sum = at::zeros({}, adapter_.grads().options());
-  for (const MicroBatch& batch : micro_batches) {
+  for (size_t micro = 0; micro < micro_batches.size(); ++micro) {
+    const MicroBatch& batch = micro_batches[micro];
+    const auto forward_start = phase_boundary();
     local_tokens += count_label_tokens(batch.labels);  // CPU tensors: no device sync
     const at::Tensor ids = batch.input_ids.to(device, /*non_blocking=*/true);
     const at::Tensor labels = batch.labels.to(device, /*non_blocking=*/true);
     const at::Tensor loss = causal_lm_loss_sum(model_.forward(ids, /*training=*/true), labels);
+    const auto backward_start = phase_boundary();
     (scaler_.enabled ? loss * scale : loss).backward();
     loss_sum += loss.detach();
+    if (recorder_) {
+      const nlohmann::json args = {{"micro_batch", micro}};
+      recorder_(StepPhase::kForward, forward_start, backward_start, args);
+      recorder_(StepPhase::kBackward, backward_start, phase_boundary(), args);
+    }
   }
 
   // One reduction of [grads…, token count, loss sum, stop votes], then a single division by the
@@ -44,6 +58,7 @@ StepResult StepRunner::run(const std::vector<MicroBatch>& micro_batches, double 
   reduce_buffer_.narrow(0, n + 1, 1).copy_(loss_sum.view({1}));
   reduce_buffer_.narrow(0, n + 2, 1).fill_(stop_vote ? 1.0 : 0.0);
   if (reducer_) reducer_(reduce_buffer_);
+  const auto optimizer_start = phase_boundary();
   const at::Tensor totals = reduce_buffer_.narrow(0, n, 3).to(at::kCPU);
   StepResult result;
   result.label_tokens = static_cast<int64_t>(totals[0].item<double>());
@@ -54,20 +69,19 @@ StepResult StepRunner::run(const std::vector<MicroBatch>& micro_batches, double 
 
   const at::Tensor norm = clip_grad_norm(grads, clip_grad_norm_);
   result.grad_norm = norm.item<double>();
-  if (scaler_.enabled) {
-    if (!std::isfinite(result.grad_norm)) {
-      scaler_.scale /= 2;
-      scaler_.clean_steps = 0;
-      ++scaler_.skipped_steps;
-      result.skipped = true;
-      return result;
-    }
-    if (++scaler_.clean_steps >= scaler_.growth_interval) {
+  result.skipped = scaler_.enabled && !std::isfinite(result.grad_norm);
+  if (result.skipped) {
+    scaler_.scale /= 2;
+    scaler_.clean_steps = 0;
+    ++scaler_.skipped_steps;
+  } else {
+    if (scaler_.enabled && ++scaler_.clean_steps >= scaler_.growth_interval) {
       scaler_.scale *= 2;
       scaler_.clean_steps = 0;
     }
+    optimizer_.step(adapter_.params(), grads, lr);
   }
-  optimizer_.step(adapter_.params(), grads, lr);
+  if (recorder_) recorder_(StepPhase::kOptimizer, optimizer_start, phase_boundary(), nullptr);
   return result;
 }
 

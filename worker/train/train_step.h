@@ -17,6 +17,7 @@
 #include "worker/train/lora.h"
 #include "worker/train/model.h"
 #include "worker/train/optimizer.h"
+#include "worker/train/step_phase.h"
 
 namespace gradpool {
 
@@ -26,10 +27,10 @@ struct MicroBatch {
 };
 
 struct StepResult {
-  double loss = 0;          // Σ token losses / Σ label tokens (global)
-  double grad_norm = 0;     // before clipping
-  int64_t label_tokens = 0; // global
-  bool skipped = false;     // fp16 overflow: no update was made
+  double loss = 0;              // Σ token losses / Σ label tokens (global)
+  double grad_norm = 0;         // before clipping
+  int64_t label_tokens = 0;     // global
+  bool skipped = false;         // fp16 overflow: no update was made
   bool stop_requested = false;  // some rank voted to stop after this step
 };
 
@@ -57,13 +58,22 @@ class StepRunner {
 
   LossScaler& loss_scaler() { return scaler_; }
 
+  // Tells `recorder` each micro-batch's forward and backward and the step's optimizer phase (the
+  // gradient division, clipping and AdamW). On a GPU it then waits for the device at each phase
+  // boundary, so that a phase's time is its GPU work rather than its kernel launches.
+  void set_phase_recorder(PhaseRecorder recorder) { recorder_ = std::move(recorder); }
+
  private:
+  // Now; when phases are being recorded, once the device has finished the work queued so far.
+  PhaseClock::time_point phase_boundary() const;
+
   CausalLM& model_;
   LoraAdapter& adapter_;
   AdamW& optimizer_;
   double clip_grad_norm_;
   GradientReducer reducer_;
   LossScaler scaler_;
+  PhaseRecorder recorder_;
   at::Tensor reduce_buffer_;  // [grads…, label tokens, loss sum, stop votes]
 };
 

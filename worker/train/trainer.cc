@@ -13,11 +13,14 @@
 #endif
 
 #include "common/error.h"
+#include "common/safetensors.h"
 #include "worker/train/batch_planner.h"
 #include "worker/train/checkpoint.h"
 #include "worker/train/comm/communicator.h"
 #include "worker/train/comm/rendezvous.h"
 #include "worker/train/dataset.h"
+#include "worker/train/device_stats.h"
+#include "worker/train/gpu_peak_flops.h"
 #include "worker/train/lora.h"
 #include "worker/train/model.h"
 #include "worker/train/optimizer.h"
@@ -37,14 +40,19 @@ void request_stop(int) {
   g_stop_requested = 1;
 }
 
-// The GPU of this process when none is named: its local rank's under mpirun/srun/torchrun-style
-// launchers (one rank per GPU of the node), else the first visible one (a worker narrows
-// CUDA_VISIBLE_DEVICES to the rank's GPU).
-int default_cuda_index() {
+// This process's rank among those of its node under mpirun/srun/torchrun-style launchers; 0
+// otherwise (a worker runs each rank on its own slot).
+int local_rank() {
   for (const char* variable : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "LOCAL_RANK"})
-    if (const char* value = std::getenv(variable))
-      return std::atoi(value) % std::max<int>(1, static_cast<int>(torch::cuda::device_count()));
+    if (const char* value = std::getenv(variable)) return std::max(0, std::atoi(value));
   return 0;
+}
+
+// The GPU of this process when none is named: its local rank's (one rank per GPU of the node),
+// which is the first visible one under a worker (it narrows CUDA_VISIBLE_DEVICES to the rank's
+// GPU).
+int default_cuda_index() {
+  return local_rank() % std::max<int>(1, static_cast<int>(torch::cuda::device_count()));
 }
 
 at::Device resolve_device(const std::string& name) {
@@ -83,6 +91,20 @@ at::ScalarType resolve_precision(Precision precision, const at::Device& device) 
       break;
   }
   return has_bf16_tensor_cores(device) ? at::kBFloat16 : at::kFloat;
+}
+
+Precision precision_of(at::ScalarType dtype) {
+  return dtype == at::kBFloat16 ? Precision::kBf16
+         : dtype == at::kHalf   ? Precision::kFp16
+                                : Precision::kFp32;
+}
+
+// N of MFU's 6·N·tokens: the base model's parameters, counted from its checkpoint's headers.
+int64_t base_model_parameters(const std::string& model_dir) {
+  const CheckpointDir checkpoint = CheckpointDir::open(model_dir);
+  int64_t parameters = 0;
+  for (const std::string& name : checkpoint.names()) parameters += checkpoint.info(name).numel();
+  return parameters;
 }
 
 LoraConfig lora_config(const JobSpec& spec) {
@@ -207,12 +229,16 @@ struct Trainer::State {
   std::unique_ptr<LoraAdapter> adapter;
   std::unique_ptr<Communicator> comm;  // null when training alone
   std::unique_ptr<ReportStream> report;
+  std::unique_ptr<RankTelemetry> telemetry;
   int rank = 0, world_size = 1;
   int64_t local_batch = 0;   // sequences of each global batch that this rank trains on
   int64_t local_offset = 0;  // where this rank's slice of the global batch starts
   int64_t micro_batch = 1;
   int64_t total_steps = 0;
   std::string fingerprint;
+  // MFU: the GPU's peak for the compute dtype and the base model's size; no peak, no MFU.
+  std::optional<double> peak_flops;
+  int64_t base_parameters = 0;
 };
 
 Trainer::Trainer(JobSpec spec, TrainerOptions options) : state_(std::make_unique<State>()) {
@@ -228,6 +254,12 @@ Trainer::Trainer(JobSpec spec, TrainerOptions options) : state_(std::make_unique
     s.rank = s.comm->rank();
     s.world_size = s.comm->size();
   }
+  const DeviceIdentity device_identity = describe_device(s.device);
+  s.telemetry = std::make_unique<RankTelemetry>(s.options.telemetry, job.name, s.rank, local_rank(),
+                                                device_identity);
+  if (s.telemetry->metrics_enabled())
+    s.report->set_sink(
+        [telemetry = s.telemetry.get()](const nlohmann::json& event) { telemetry->event(event); });
   // LibTorch's OpenMP pool may start with one thread. Unless told otherwise (OMP_NUM_THREADS),
   // use the cores, shared by the ranks — which on CPU usually run on one machine.
   if (s.device.is_cpu() && !std::getenv("OMP_NUM_THREADS")) {
@@ -242,6 +274,10 @@ Trainer::Trainer(JobSpec spec, TrainerOptions options) : state_(std::make_unique
         "config.json, *.safetensors and tokenizer.json)",
         job.model);
   s.model = CausalLM::load(job.model, ModelOptions{s.device, dtype});
+  if (s.device.is_cuda()) {
+    s.peak_flops = peak_dense_flops(device_identity.name, precision_of(dtype));
+    if (s.peak_flops) s.base_parameters = base_model_parameters(job.model);
+  }
   const ModelConfig& config = s.model->config();
   if (job.seq_len > config.max_positions)
     fail("seq_len: {} is longer than the model's {} positions ({}/config.json)", job.seq_len,
@@ -301,14 +337,21 @@ TrainOutcome Trainer::run() {
   // Wall time of this step's all-reduce on this rank (waiting for slower ranks included), for
   // train_log.jsonl's allreduce_s; 0 alone.
   double allreduce_s = 0;
+  RankTelemetry& telemetry = *s.telemetry;
   GradientReducer reducer;
   if (s.comm)
-    reducer = [&s, &allreduce_s](at::Tensor& flat) {
-      const auto start = std::chrono::steady_clock::now();
+    reducer = [&s, &allreduce_s, &telemetry](at::Tensor& flat) {
+      const auto start = PhaseClock::now();
       s.comm->all_reduce_sum(flat);
-      allreduce_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const auto end = PhaseClock::now();
+      allreduce_s = std::chrono::duration<double>(end - start).count();
+      telemetry.record(StepPhase::kAllReduce, start, end);
     };
   StepRunner runner(*s.model, *s.adapter, optimizer, job.optimizer.clip_grad_norm, reducer);
+  if (telemetry.timeline_enabled())
+    runner.set_phase_recorder(
+        [&telemetry](StepPhase phase, PhaseClock::time_point start, PhaseClock::time_point end,
+                     const nlohmann::json& args) { telemetry.record(phase, start, end, args); });
   const LearningRateSchedule schedule{job.optimizer.lr, job.optimizer.warmup_steps, s.total_steps,
                                       job.optimizer.schedule, job.optimizer.min_lr_ratio};
 
@@ -339,18 +382,34 @@ TrainOutcome Trainer::run() {
 
   // Rank 0 writes; the others wait at the barrier so that all leave it at the same step.
   auto save_checkpoint = [&] {
-    const auto start = std::chrono::steady_clock::now();
+    const auto start = PhaseClock::now();
     state.cursor = order.cursor();
     state.loss_scale = runner.loss_scaler().enabled ? runner.loss_scaler().scale : 0;
     state.clean_steps = runner.loss_scaler().clean_steps;
     if (leader) checkpoints.save(state, *s.adapter, optimizer, job.model);
     if (s.comm) s.comm->barrier();
-    report.checkpoint(
-        state.step,
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    const auto end = PhaseClock::now();
+    telemetry.record(StepPhase::kCheckpoint, start, end, {{"step", state.step}});
+    report.checkpoint(state.step, std::chrono::duration<double>(end - start).count());
   };
 
   const int64_t seq_len = job.seq_len, global = job.batch.global, local = s.local_batch;
+  // A step as the report events tell it: the global figures, this rank's share and, on a GPU, its
+  // memory and (where the peak is known) MFU over the sequences it ran, padding included.
+  auto step_report = [&](const StepResult& result, double lr, int64_t local_tokens, double step_s) {
+    StepReport r{state.step,       s.total_steps,       result.loss,   lr,
+                 result.grad_norm, result.label_tokens, local_tokens,  global,
+                 step_s,           allreduce_s,         result.skipped};
+    r.local_samples = local;
+    if (s.peak_flops)
+      r.mfu = model_flops_utilisation(s.base_parameters, local * seq_len, step_s, *s.peak_flops);
+    if (const auto memory = gpu_memory(s.device)) {
+      r.gpu_memory_allocated_bytes = memory->allocated_bytes;
+      r.gpu_memory_reserved_bytes = memory->reserved_bytes;
+      r.gpu_memory_peak_bytes = memory->peak_bytes;
+    }
+    return r;
+  };
   std::vector<int32_t> ids(std::max<int64_t>(1, local) * seq_len), labels(ids.size());
   std::ofstream step_log;
   // A run that resumed nothing starts a fresh log, even where a run killed before its first
@@ -360,7 +419,7 @@ TrainOutcome Trainer::run() {
                             s.options.interactive && leader);
   while (state.step < s.total_steps) {
     // This rank's slice of the next global batch, cut into micro-batches.
-    const auto step_start = std::chrono::steady_clock::now();
+    const auto step_start = PhaseClock::now();
     allreduce_s = 0;
     const std::vector<int64_t> batch = order.next_global_batch(global);
     const std::vector<int64_t> mine(batch.begin() + s.local_offset,
@@ -378,15 +437,17 @@ TrainOutcome Trainer::run() {
         micro_batches.push_back({my_ids.narrow(0, row, rows), my_labels.narrow(0, row, rows)});
       }
     }
+    telemetry.record(StepPhase::kDataWait, step_start, PhaseClock::now());
 
     const double lr = schedule.at(state.step);
     const StepResult result = runner.run(micro_batches, lr, g_stop_requested != 0);
-    const double step_s =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
+    const auto step_end = PhaseClock::now();
+    const double step_s = std::chrono::duration<double>(step_end - step_start).count();
     if (!result.skipped && !std::isfinite(result.loss))
       fail("step {}: loss is {} — training diverged (lower optimizer.lr, or use fp32/bf16)",
            state.step + 1, result.loss);
     ++state.step;
+    telemetry.record(StepPhase::kStep, step_start, step_end, {{"step", state.step}});
     if (leader) {
       progress.report(
           {state.step, result.loss, lr, result.grad_norm, global * seq_len, result.skipped});
@@ -402,12 +463,12 @@ TrainOutcome Trainer::run() {
                << "\n"
                << std::flush;
     }
-    report.step({state.step, s.total_steps, result.loss, lr, result.grad_norm, result.label_tokens,
-                 local_tokens, global, step_s, allreduce_s, result.skipped});
+    if (report.enabled()) report.step(step_report(result, lr, local_tokens, step_s));
     if (result.stop_requested && state.step < s.total_steps) {
       progress.finish();
       save_checkpoint();
       spdlog::warn("{}: stopped by signal after step {}; checkpoint saved", job.name, state.step);
+      telemetry.close();
       return TrainOutcome::kInterrupted;
     }
     if (job.checkpoint_every > 0 && state.step % job.checkpoint_every == 0 &&
@@ -430,6 +491,7 @@ TrainOutcome Trainer::run() {
   }
   if (s.comm) s.comm->barrier();
   report.done(state.step);
+  telemetry.close();
   return TrainOutcome::kFinished;
 }
 

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "common/job_spec.h"
+#include "worker/train/rank_telemetry.h"
 
 namespace gradpool {
 
@@ -36,6 +37,7 @@ struct TrainerOptions {
   bool resume = true;           // continue from <output>/checkpoints when one exists
   bool interactive = false;     // draw a progress bar (a terminal) instead of log lines
   int report_fd = -1;  // JSON-lines progress events for a worker (report_stream.h); -1: none
+  TelemetryOptions telemetry;  // --timeline, --metrics-listen (rank_telemetry.h)
   DistributedOptions distributed;
 };
 
