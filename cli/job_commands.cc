@@ -1,7 +1,6 @@
 #include "cli/job_commands.h"
 
-#include <unistd.h>
-
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -142,8 +141,10 @@ void add_job_commands(CLI::App& app, const GlobalOptions& global, Commands& comm
   submit_cmd->add_option("spec", submit_flags->spec_file, "job spec (YAML)")
       ->required()
       ->check(CLI::ExistingFile);
-  submit_cmd->add_option("--set", submit_flags->overrides,
-                         "override a spec field: --set lora.r=8 (repeatable)");
+  submit_cmd
+      ->add_option("--set", submit_flags->overrides,
+                   "override a spec field: --set lora.r=8 (repeatable)")
+      ->allow_extra_args(false);
   submit_cmd
       ->add_option("--array", submit_flags->array_size,
                    "submit N jobs; {index} in name, output and seed expands to 0..N-1")

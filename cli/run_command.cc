@@ -122,6 +122,7 @@ void print_summary(const v1::Job& job) {
   std::printf("%s\n", line.c_str());
   if (!job.message().empty()) std::printf("  %s\n", job.message().c_str());
   if (job.state() == v1::JOB_SUCCEEDED) std::printf("  output: %s\n", job.output().c_str());
+  std::fflush(stdout);  // before the notes on stderr that follow
 }
 
 // Starts the service, runs the job through it, prints the summary and stops the service again.
@@ -183,10 +184,13 @@ int run_local(const RunFlags& flags) {
   }
   const bool succeeded = job.state() == v1::JOB_SUCCEEDED;
   // Only a directory we made up is ours to remove.
-  if (succeeded && !flags.keep && flags.data_dir.empty())
+  if (succeeded && !flags.keep && flags.data_dir.empty()) {
     fs::remove_all(options.data_dir);
-  else
+    std::error_code not_empty;  // ./runs/.gradpool goes too once no other run uses it
+    fs::remove(options.data_dir.parent_path(), not_empty);
+  } else {
     note(kept);
+  }
   if (InterruptGuard::received() != 0) return kInterruptedStatus;
   return succeeded ? 0 : 1;
 }
@@ -199,8 +203,9 @@ void add_run_command(CLI::App& app, Commands& commands) {
       "run", "run one job on this machine: a local coordinator and worker, its log, a summary");
   run_cmd->add_option("spec", flags->spec, "job spec (YAML), or 'demo' for the fortunes demo")
       ->required();
-  run_cmd->add_option("--set", flags->overrides,
-                      "override a spec field: --set lora.r=8 (repeatable)");
+  run_cmd
+      ->add_option("--set", flags->overrides, "override a spec field: --set lora.r=8 (repeatable)")
+      ->allow_extra_args(false);
   run_cmd
       ->add_option("--cpu-slots,--workers-cpu-slots", flags->cpu_slots,
                    "the worker's CPU slots when it has no GPU (default: resources.gpus)")

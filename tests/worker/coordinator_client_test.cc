@@ -42,7 +42,8 @@ class CoordinatorClientTest : public ::testing::Test {
         std::make_unique<RankTable>(launch_settings(script_), dir_.string(), cpu_slots(2), *cache_);
     client_ = std::make_unique<CoordinatorClient>(
         ClientOptions{endpoint, std::chrono::milliseconds(0), std::chrono::seconds(30)},
-        WorkerIdentity{"worker-a", "host-a", "127.0.0.9", cpu_slots(2)}, channel, *ranks_);
+        WorkerIdentity{"worker-a", "host-a", "127.0.0.9", cpu_slots(2), "127.0.0.9:9471"}, channel,
+        *ranks_);
     thread_ = std::thread([this] {
       try {
         client_->run();
@@ -88,6 +89,7 @@ TEST_F(CoordinatorClientTest, RegistersItsSlotsThenHeartbeats) {
   EXPECT_EQ(registers[0].worker_id(), "worker-a");
   EXPECT_EQ(registers[0].hostname(), "host-a");
   EXPECT_EQ(registers[0].address(), "127.0.0.9");
+  EXPECT_EQ(registers[0].metrics_address(), "127.0.0.9:9471");
   ASSERT_EQ(registers[0].gpus_size(), 2);
   EXPECT_EQ(registers[0].gpus(1).index(), 1);
   EXPECT_EQ(registers[0].gpus(1).name(), "cpu");

@@ -76,6 +76,11 @@ TEST_F(RankProcessTest, ARankRunsToTheEndReportingEveryEvent) {
       EXPECT_GT(event["tokens"].get<int64_t>(), 0) << event;
       EXPECT_EQ(event["local_tokens"], event["tokens"]) << "a world of one: " << event;
       EXPECT_EQ(event["samples"], 4) << event;
+      EXPECT_EQ(event["local_samples"], 4) << "a world of one: " << event;
+      // A CPU rank has no GPU memory and no MFU to report: the fields are absent, not 0.
+      for (const char* field : {"mfu", "gpu_memory_allocated_bytes", "gpu_memory_reserved_bytes",
+                                "gpu_memory_peak_bytes"})
+        EXPECT_FALSE(event.contains(field)) << event;
       EXPECT_GT(event["step_s"].get<double>(), 0) << event;
       EXPECT_EQ(event["allreduce_s"], 0.0) << event;
       tokens += event["tokens"].get<int64_t>();

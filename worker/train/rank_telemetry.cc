@@ -78,13 +78,9 @@ RankTelemetry::RankTelemetry(const TelemetryOptions& options, const std::string&
   impl_->rank = rank;
   if (!options.timeline.empty()) {
     const std::filesystem::path path = with_rank(options.timeline, rank);
-    std::error_code ignored;  // the Timeline names the path if it still cannot write there
+    std::error_code ignored;  // the Timeline names the flag and path if it still cannot write
     if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ignored);
-    try {
-      impl_->timeline = std::make_unique<metrics::Timeline>(path, rank);
-    } catch (const Error& e) {
-      fail("--timeline: {}", e.what());
-    }
+    impl_->timeline = std::make_unique<metrics::Timeline>(path, rank);
   }
   if (!options.metrics_listen.empty() && options.metrics_listen != "off") {
     const std::string listen = offset_port(options.metrics_listen, local_rank);
