@@ -104,7 +104,9 @@ void LocalService::start_coordinator() {
                 "--listen",
                 "127.0.0.1:0",
                 "--port-file",
-                port_file.string()};
+                port_file.string(),
+                "--metrics-listen",
+                "127.0.0.1:0"};
   spawn.output_file = (options_.data_dir / "coordinator.log").string();
   spawn.new_process_group = true;
   coordinator_ = std::make_unique<ChildProcess>(spawn);

@@ -40,6 +40,9 @@ class RankReconciler::Pass {
       return;
     }
     if (!report.log().empty()) owner_.logs_.rank_output(ref.job_id(), ref.rank(), report.log());
+    // Before the exit: the report that says a rank exited also carries its last steps.
+    if (rank->rank == 0 && report.has_progress() && Lifecycle::is_current(*job, *rank))
+      owner_.lifecycle_.record_progress(*job, report.progress(), now_ms_);
     if (report.exited()) {
       if (rank->state != RankState::kExited)
         owner_.lifecycle_.rank_exited(*job, *rank, report.exit_code(),
@@ -51,12 +54,7 @@ class RankReconciler::Pass {
     // busy until the rank exits.
     if (report.running() && rank->state != RankState::kRunning)
       owner_.lifecycle_.rank_running(*job, *rank, now_ms_);
-    if (!Lifecycle::is_current(*job, *rank)) {
-      *response_->add_stop() = ref;
-      return;
-    }
-    if (rank->rank == 0 && report.has_progress())
-      owner_.lifecycle_.record_progress(*job, report.progress(), now_ms_);
+    if (!Lifecycle::is_current(*job, *rank)) *response_->add_stop() = ref;
   }
 
   // The ranks the store has alive on this worker that the worker did not mention.

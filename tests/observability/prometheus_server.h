@@ -30,10 +30,11 @@ class PrometheusServer {
   static constexpr const char* kBinary = "/usr/bin/prometheus";
   static bool installed() { return ::access(kBinary, X_OK) == 0; }
 
-  // Starts Prometheus in `dir` (its configuration, data and output go there), scraping the
-  // coordinator whose metrics are served at `coordinator_metrics` ("HOST:PORT").
+  // Starts Prometheus in `dir`, made if need be (its configuration, data and output go there),
+  // scraping the coordinator whose metrics are served at `coordinator_metrics` ("HOST:PORT").
   PrometheusServer(const std::filesystem::path& dir, const std::string& coordinator_metrics)
       : dir_(dir), port_(pick_free_tcp_port()) {
+    std::filesystem::create_directories(dir);
     std::string config = read_file(source_path("deploy/prometheus/prometheus.yml").string());
     replace_all(config, "127.0.0.1:9470", coordinator_metrics);
     replace_all(config, "scrape_interval: 15s", "scrape_interval: 1s");
