@@ -24,6 +24,7 @@ using Commands = std::vector<Command>;
 void add_job_commands(CLI::App& app, const GlobalOptions& global, Commands& commands);
 void add_dataset_commands(CLI::App& app, const GlobalOptions& global, Commands& commands);
 void add_worker_commands(CLI::App& app, const GlobalOptions& global, Commands& commands);
+void add_top_command(CLI::App& app, const GlobalOptions& global, Commands& commands);
 // `run` reaches the coordinator it starts itself, so it takes none of the global options.
 void add_run_command(CLI::App& app, Commands& commands);
 

@@ -17,12 +17,6 @@ constexpr std::pair<v1::JobState, const char*> kStateNames[] = {
     {v1::JOB_RUNNING, "RUNNING"}, {v1::JOB_SUCCEEDED, "SUCCEEDED"},
     {v1::JOB_FAILED, "FAILED"},   {v1::JOB_CANCELLED, "CANCELLED"}};
 
-// "NVIDIA A100-SXM4-80GB" reads "A100-SXM4-80GB" in a table.
-std::string short_gpu_name(const std::string& name) {
-  const std::string vendor = "NVIDIA ";
-  return name.rfind(vendor, 0) == 0 ? name.substr(vendor.size()) : name;
-}
-
 }  // namespace
 
 int64_t now_ms() {
@@ -160,6 +154,11 @@ std::string time_text(int64_t unix_ms) {
 
 std::string ago_text(int64_t then_ms, int64_t now_ms) {
   return then_ms <= 0 ? "-" : duration_text(now_ms - then_ms) + " ago";
+}
+
+std::string short_gpu_name(const std::string& name) {
+  const std::string vendor = "NVIDIA ";
+  return name.rfind(vendor, 0) == 0 ? name.substr(vendor.size()) : name;
 }
 
 std::string gpus_text(const v1::Worker& worker) {

@@ -47,6 +47,9 @@ std::string time_text(int64_t unix_ms);
 // "3s ago", "-" for 0.
 std::string ago_text(int64_t then_ms, int64_t now_ms);
 
+// "NVIDIA A100-SXM4-80GB" reads "A100-SXM4-80GB" in a table.
+std::string short_gpu_name(const std::string& name);
+
 // A worker's slots grouped by model: "2x cpu", "4x A100-SXM4-80GB", "1x A100, 1x T4".
 std::string gpus_text(const v1::Worker& worker);
 // "1/2": busy slots of all slots.

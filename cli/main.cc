@@ -4,6 +4,7 @@
 //   gradpool submit job.yaml --set lora.r=8
 //   gradpool list --mine
 //   gradpool logs -f 42
+//   gradpool top
 //   gradpool run demo
 #include <cstdio>
 #include <exception>
@@ -37,6 +38,7 @@ int main_cli(int argc, char** argv) {
   add_job_commands(app, global, commands);
   add_worker_commands(app, global, commands);
   add_dataset_commands(app, global, commands);
+  add_top_command(app, global, commands);
   add_run_command(app, commands);
 
   try {

@@ -24,6 +24,12 @@ bool stdout_is_tty() {
   return ::isatty(STDOUT_FILENO) == 1;
 }
 
+std::optional<TerminalSize> stdout_terminal_size() {
+  winsize size{};
+  if (!stdout_is_tty() || ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) != 0) return std::nullopt;
+  return TerminalSize{size.ws_col, size.ws_row};
+}
+
 size_t output_width(std::optional<size_t> tty_columns, const char* columns_env) {
   const std::optional<size_t> from_env = parse_columns(columns_env);
   if (tty_columns) {
@@ -36,8 +42,8 @@ size_t output_width(std::optional<size_t> tty_columns, const char* columns_env) 
 size_t output_width() {
   std::optional<size_t> tty_columns;
   if (stdout_is_tty()) {
-    winsize size{};
-    tty_columns = ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 ? size.ws_col : 0;
+    const std::optional<TerminalSize> size = stdout_terminal_size();
+    tty_columns = size ? size->columns : 0;
   }
   return output_width(tty_columns, std::getenv("COLUMNS"));
 }

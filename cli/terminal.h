@@ -1,5 +1,5 @@
 // What the CLI needs to know about its terminal: whether stdout is one (tables and progress bars
-// are for people; scripts get plain lines) and how wide it is.
+// are for people; scripts get plain lines) and how large it is.
 #pragma once
 
 #include <cstddef>
@@ -10,6 +10,15 @@ namespace gradpool::cli {
 
 // Whether stdout is a terminal.
 bool stdout_is_tty();
+
+struct TerminalSize {
+  size_t columns = 0;
+  size_t rows = 0;
+};
+
+// The size of the terminal on stdout (TIOCGWINSZ); nullopt when stdout is not a terminal or it
+// does not tell.
+std::optional<TerminalSize> stdout_terminal_size();
 
 // The width tables are cut to, in columns; 0 means unlimited. On a terminal: its width
 // (TIOCGWINSZ), else $COLUMNS, else 80. Not on a terminal: $COLUMNS when set (an explicit request),

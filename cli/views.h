@@ -1,4 +1,4 @@
-// What the CLI prints about API messages: the tables of jobs (`list`, and `top` later), workers,
+// What the CLI prints about API messages: the tables of jobs (`list`), workers,
 // datasets, ranks and shards (each a Table, table.h), and the `show` pages of a job or dataset.
 #pragma once
 

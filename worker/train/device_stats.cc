@@ -6,6 +6,8 @@
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
+#include "worker/train/gpu_peak_flops.h"
+
 namespace gradpool {
 
 DeviceIdentity describe_device(const at::Device& device) {
@@ -24,6 +26,13 @@ DeviceIdentity describe_device(const at::Device& device) {
   }
 #endif
   return identity;
+}
+
+std::optional<double> peak_flops(const DeviceIdentity& device, at::ScalarType dtype) {
+  const Precision precision = dtype == at::kBFloat16 ? Precision::kBf16
+                              : dtype == at::kHalf   ? Precision::kFp16
+                                                     : Precision::kFp32;
+  return peak_dense_flops(device.name, precision);
 }
 
 std::optional<GpuMemory> gpu_memory(const at::Device& device) {

@@ -1,6 +1,7 @@
 // What a rank reports about its device beside the training figures: which GPU it is (for
-// gradpool_job_gpu_info) and how much memory its tensors hold (the gpu_memory_* fields of its step
-// events). CUDA figures come from LibTorch's caching allocator; a CPU rank has none.
+// gradpool_job_gpu_info), what it can do at its peak (for MFU) and how much memory its tensors
+// hold (the gpu_memory_* fields of its step events). CUDA figures come from LibTorch's caching
+// allocator; a CPU rank has none.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +19,10 @@ struct DeviceIdentity {
 };
 
 DeviceIdentity describe_device(const at::Device& device);
+
+// The GPU's peak FLOP/s for matrix work in `dtype` (gpu_peak_flops.h), for MFU; nullopt for the
+// CPU, a GPU the table does not know, or a dtype it has no peak for.
+std::optional<double> peak_flops(const DeviceIdentity& device, at::ScalarType dtype);
 
 struct GpuMemory {
   int64_t allocated_bytes = 0;  // held by tensors now

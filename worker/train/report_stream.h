@@ -31,9 +31,10 @@ struct StepReport {
   double allreduce_s = 0;
   bool skipped = false;
   int64_t local_samples = 0;
-  std::optional<double> mfu;
-  std::optional<int64_t> gpu_memory_allocated_bytes, gpu_memory_reserved_bytes,
-      gpu_memory_peak_bytes;
+  std::optional<double> mfu = std::nullopt;
+  std::optional<int64_t> gpu_memory_allocated_bytes = std::nullopt,
+                         gpu_memory_reserved_bytes = std::nullopt,
+                         gpu_memory_peak_bytes = std::nullopt;
 };
 
 class ReportStream {

@@ -93,12 +93,6 @@ at::ScalarType resolve_precision(Precision precision, const at::Device& device) 
   return has_bf16_tensor_cores(device) ? at::kBFloat16 : at::kFloat;
 }
 
-Precision precision_of(at::ScalarType dtype) {
-  return dtype == at::kBFloat16 ? Precision::kBf16
-         : dtype == at::kHalf   ? Precision::kFp16
-                                : Precision::kFp32;
-}
-
 // N of MFU's 6·N·tokens: the base model's parameters, counted from its checkpoint's headers.
 int64_t base_model_parameters(const std::string& model_dir) {
   const CheckpointDir checkpoint = CheckpointDir::open(model_dir);
@@ -274,10 +268,8 @@ Trainer::Trainer(JobSpec spec, TrainerOptions options) : state_(std::make_unique
         "config.json, *.safetensors and tokenizer.json)",
         job.model);
   s.model = CausalLM::load(job.model, ModelOptions{s.device, dtype});
-  if (s.device.is_cuda()) {
-    s.peak_flops = peak_dense_flops(device_identity.name, precision_of(dtype));
-    if (s.peak_flops) s.base_parameters = base_model_parameters(job.model);
-  }
+  s.peak_flops = peak_flops(device_identity, dtype);
+  if (s.peak_flops) s.base_parameters = base_model_parameters(job.model);
   const ModelConfig& config = s.model->config();
   if (job.seq_len > config.max_positions)
     fail("seq_len: {} is longer than the model's {} positions ({}/config.json)", job.seq_len,
