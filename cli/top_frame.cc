@@ -219,7 +219,7 @@ std::string top_frame(const TopSnapshot& snapshot, const StepRates& rates, Frame
                          : "! " + snapshot.problem);
 
   const Section running =
-      placed.empty() ? Section{{"", "no jobs running"}}
+      placed.empty() ? Section{{"", "no jobs running"}, 0, ""}
                      : table_section(fitted_running_table(placed, rates, now_ms, size.width),
                                      size.width, "running jobs");
   const Section waiting =

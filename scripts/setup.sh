@@ -15,7 +15,7 @@ PACKAGES=(
   libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev
   libyaml-cpp-dev nlohmann-json3-dev libpcre2-dev libcli11-dev libspdlog-dev libfmt-dev
-  fortunes tmux procps
+  fortunes tmux procps openssl
 )
 
 if [[ "${GRADPOOL_SKIP_APT:-0}" != 1 ]]; then

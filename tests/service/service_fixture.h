@@ -118,14 +118,26 @@ class ServiceTest : public ::testing::Test {
     }
   }
 
-  // Starts a worker daemon with `slots` CPU slots.
-  ChildProcess& start_worker(const std::string& id, int slots) {
-    workers_[id] = std::make_unique<ChildProcess>(
-        Args{GRADPOOL_WORKER_BIN, "--coordinator", address(), "--token-file",
-             (dir_ / "worker.token").string(), "--id", id, "--cpu-slots", std::to_string(slots),
-             "--cache-dir", (dir_ / ("cache-" + id)).string(), "--train-bin", GRADPOOL_TRAIN_BIN,
-             "--stop-grace-s", "5"},
-        next_log("worker-" + id));
+  // Starts a worker daemon with `slots` CPU slots (and the CA of a TLS coordinator).
+  ChildProcess& start_worker(const std::string& id, int slots, const Args& extra = {}) {
+    Args args = {GRADPOOL_WORKER_BIN,
+                 "--coordinator",
+                 address(),
+                 "--token-file",
+                 (dir_ / "worker.token").string(),
+                 "--id",
+                 id,
+                 "--cpu-slots",
+                 std::to_string(slots),
+                 "--cache-dir",
+                 (dir_ / ("cache-" + id)).string(),
+                 "--train-bin",
+                 GRADPOOL_TRAIN_BIN,
+                 "--stop-grace-s",
+                 "5"};
+    if (!ca_cert_.empty()) args.insert(args.end(), {"--ca-cert", ca_cert_});
+    args.insert(args.end(), extra.begin(), extra.end());
+    workers_[id] = std::make_unique<ChildProcess>(args, next_log("worker-" + id));
     return *workers_[id];
   }
 
@@ -154,7 +166,7 @@ class ServiceTest : public ::testing::Test {
   // ---- the API ---------------------------------------------------------------------------------
 
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-  Endpoint endpoint(const std::string& token) const { return Endpoint{address(), token, ""}; }
+  Endpoint endpoint(const std::string& token) const { return Endpoint{address(), token, ca_cert_}; }
 
   grpc::Status call_workers_list(v1::ListWorkersResponse* response) {
     auto stub = v1::Workers::NewStub(open_channel(endpoint(admin_token_)));
@@ -270,6 +282,8 @@ class ServiceTest : public ::testing::Test {
   fs::path dir_, data_dir_;
   uint16_t port_ = 0;
   std::string admin_token_, worker_token_;
+  std::string
+      ca_cert_;  // PEM of the CA that signed a TLS coordinator's certificate; "" = plaintext
   Args coordinator_args_;
   std::unique_ptr<ChildProcess> coordinator_;
   std::map<std::string, std::unique_ptr<ChildProcess>> workers_;
