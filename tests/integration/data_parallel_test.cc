@@ -238,7 +238,8 @@ class DataParallel : public ::testing::Test {
   }
 
   // Stops rank `victim` of a 2-rank job with SIGSTOP after step 1; the other rank must exit with
-  // status 3 within the collective timeout + 5 s, saying that `victim` did not arrive.
+  // status 3, saying that `victim` did not arrive. (The deadline only bounds the test: a loaded CI
+  // box may take a while past the collective timeout to get there.)
   void expect_stalled_rank_named(int victim, const std::string& rendezvous) {
     const int survivor = 1 - victim;
     Ranks ranks = start(
@@ -248,7 +249,7 @@ class DataParallel : public ::testing::Test {
     ranks[victim]->signal(SIGSTOP);
     const auto stopped = Clock::now();
     const std::optional<int> status =
-        ranks[survivor]->wait_until(stopped + std::chrono::seconds(kCollectiveTimeoutS + 5));
+        ranks[survivor]->wait_until(stopped + std::chrono::seconds(kCollectiveTimeoutS + 60));
     const double waited = std::chrono::duration<double>(Clock::now() - stopped).count();
     ranks[victim]->signal(SIGCONT);
     ranks[victim]->signal(SIGKILL);
