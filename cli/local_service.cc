@@ -127,6 +127,7 @@ void LocalService::start_coordinator() {
 
 void LocalService::start_worker() {
   SpawnOptions spawn;
+  // Metrics on any free port: the default one may belong to a worker already on this host.
   spawn.argv = {options_.binaries.worker.string(),
                 "--coordinator",
                 address_,
@@ -141,7 +142,9 @@ void LocalService::start_worker() {
                 "--train-bin",
                 options_.binaries.train.string(),
                 "--stop-grace-s",
-                "10"};
+                "10",
+                "--metrics-listen",
+                "127.0.0.1:0"};
   spawn.output_file = (options_.data_dir / "worker.log").string();
   spawn.new_process_group = true;
   worker_ = std::make_unique<ChildProcess>(spawn);

@@ -17,6 +17,7 @@ namespace {
 using Jobs = std::vector<const v1::Job*>;
 
 constexpr size_t kBarWidth = 10;
+constexpr size_t kProgressColumn = 5;  // of the running jobs' table: the bars
 constexpr size_t kUnlimited = std::numeric_limits<size_t>::max();
 // The queue keeps at least a blank line, its header and one job when the running jobs would
 // otherwise fill the screen.
@@ -92,7 +93,7 @@ Table running_table(const Jobs& jobs, const StepRates& rates, int64_t now_ms, bo
                                  {"STEP/TOTAL", Align::kRight}, {"PROGRESS"},
                                  {"LOSS", Align::kRight},       {"TOK/S", Align::kRight},
                                  {"ETA", Align::kRight},        {"RUNTIME", Align::kRight}};
-  if (!with_bars) columns.erase(columns.begin() + 5);
+  if (!with_bars) columns.erase(columns.begin() + kProgressColumn);
   Table table(columns);
   for (const v1::Job* job : jobs) {
     const bool starting = job->state() == v1::JOB_STARTING;
@@ -107,7 +108,7 @@ Table running_table(const Jobs& jobs, const StepRates& rates, int64_t now_ms, bo
         starting ? "-" : rate_text(job->progress().tokens_per_second()),
         eta_cell(*job, rates),
         job_time_text(*job, now_ms)};
-    if (!with_bars) cells.erase(cells.begin() + 5);
+    if (!with_bars) cells.erase(cells.begin() + kProgressColumn);
     table.add_row(std::move(cells));
   }
   return table;

@@ -83,7 +83,15 @@ class Tmux {
     // Panes stay after their command ends, so that its exit and the screen it left can be read.
     write_file_atomic((dir_ / "tmux.conf").string(), "set -g remain-on-exit on\n");
   }
-  ~Tmux() { run({"kill-server"}, false); }
+  ~Tmux() {
+    run({"kill-server"}, false);
+    // tmux leaves its socket behind; it lives where tmux puts every -L socket.
+    const char* tmpdir = std::getenv("TMUX_TMPDIR");
+    std::error_code ignored;
+    fs::remove(fs::path(tmpdir && *tmpdir ? tmpdir : "/tmp") /
+                   ("tmux-" + std::to_string(::getuid())) / socket_,
+               ignored);
+  }
 
   // tmux's stdout for `args`; a failure fails the test unless `must_succeed` is false.
   std::string run(const Args& args, bool must_succeed = true) {
@@ -173,6 +181,17 @@ TEST_F(CliServiceTest, CommandsDriveAJobFromSubmitToItsAdapter) {
   const uint64_t bobs =
       submit_file(bob, job_spec("bob-waits", 2, 3, (dir_ / "out-bob").string()), "bob.yaml");
   ASSERT_NE(bobs, 0u);
+  // top's script form: one frame, since stdout is not a terminal here.
+  const CliResult top = gradpool(alice, {"top"});
+  EXPECT_EQ(top.status, 0) << top.err;
+  EXPECT_EQ(count(top.out, "gradpool top   coordinator"), 1u) << top.out;
+  EXPECT_TRUE(contains(top.out, "jobs: 0 running, 0 starting, 1 queued")) << top.out;
+  EXPECT_TRUE(contains(top.out, "bob-waits")) << top.out;
+  EXPECT_EQ(top.out.find('\033'), std::string::npos) << "escape codes in plain text";
+  const CliResult stranger = gradpool(std::string(64, '0'), {"top", "--once"});
+  EXPECT_EQ(stranger.status, 1);
+  EXPECT_TRUE(contains(stranger.err, "UNAUTHENTICATED")) << stranger.err;
+
   const CliResult refused = gradpool(alice, {"cancel", std::to_string(bobs)});
   EXPECT_EQ(refused.status, 1);
   EXPECT_TRUE(contains(refused.err, "PERMISSION_DENIED")) << refused.err;
@@ -200,12 +219,12 @@ TEST_F(CliServiceTest, TopRefreshesInPlaceInATerminalAndRestoresIt) {
       id, [](const v1::Job& job) { return job.progress().step() > 0; }, "made a step");
 
   Tmux tmux(dir_);
-  const auto top_command = [&](const std::string& tag) {
+  const auto top_command = [&](const std::string& tag, const std::string& interval_s) {
     const fs::path after = dir_ / (tag + ".after");
     // After top: its exit status and the terminal's settings, as the shell finds them.
     return "env GRADPOOL_TOKEN=" + alice + " GRADPOOL_COORDINATOR=" + address() + " '" +
-           GRADPOOL_CLI_BIN + "' top --interval-s 0.5; echo \"exit=$?\" > '" + after.string() +
-           "'; stty -a >> '" + after.string() + "'";
+           GRADPOOL_CLI_BIN + "' top --interval-s " + interval_s + "; echo \"exit=$?\" > '" +
+           after.string() + "'; stty -a >> '" + after.string() + "'";
   };
   const auto expect_restored = [&](const std::string& session, const std::string& tag) {
     ASSERT_TRUE(tmux.wait_until_dead(session)) << tmux.screen(session);
@@ -219,7 +238,7 @@ TEST_F(CliServiceTest, TopRefreshesInPlaceInATerminalAndRestoresIt) {
     EXPECT_TRUE(std::regex_search(after, std::regex("(^|\\s)echo(\\s|;|$)"))) << after;
   };
 
-  tmux.start("top", 120, 30, top_command("q"));
+  tmux.start("top", 120, 30, top_command("q", "0.5"));
   const std::string first = tmux.wait_for_screen("top", [&](const std::string& screen) {
     return contains(screen, "watched-by-top") && shown_step(screen, kSteps) > 0;
   });
@@ -237,8 +256,9 @@ TEST_F(CliServiceTest, TopRefreshesInPlaceInATerminalAndRestoresIt) {
   tmux.run({"send-keys", "-t", "top", "q"});
   expect_restored("top", "q");
 
-  // Ctrl-C leaves as q does; on a small terminal the frame fits it.
-  tmux.start("small", 60, 8, top_command("ctrl-c"));
+  // On a small terminal the frame fits it. This one refreshes only every 5 minutes, so it is the
+  // resize (SIGWINCH) that redraws it, and Ctrl-C that ends the wait, as q does.
+  tmux.start("small", 60, 8, top_command("ctrl-c", "300"));
   const std::string small = tmux.wait_for_screen(
       "small", [&](const std::string& screen) { return shown_step(screen, kSteps) > 0; });
   EXPECT_GT(shown_step(small, kSteps), 0) << small;
@@ -249,6 +269,12 @@ TEST_F(CliServiceTest, TopRefreshesInPlaceInATerminalAndRestoresIt) {
     begin = end + 1;
   }
   EXPECT_LE(lines, 8u) << small;
+  // Grown, the terminal gets the whole frame at once.
+  tmux.run({"resize-window", "-t", "small", "-x", "110", "-y", "12"});
+  const std::string grown = tmux.wait_for_screen("small", [](const std::string& screen) {
+    return contains(screen, "watched-by-top") && contains(screen, "PROGRESS");
+  });
+  EXPECT_TRUE(contains(grown, "watched-by-top") && contains(grown, "PROGRESS")) << grown;
   tmux.run({"send-keys", "-t", "small", "C-c"});
   expect_restored("small", "ctrl-c");
 
