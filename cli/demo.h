@@ -4,13 +4,10 @@
 
 #include <filesystem>
 
+#include "common/demo_job.h"
 #include "common/job_spec.h"
 
 namespace gradpool::cli {
-
-// The spec, word for word worker/train/main.cc's kDemoSpec: change both together.
-extern const char* const kDemoSpec;
-constexpr const char* kDemoSpecSource = "the embedded demo spec";
 
 // Writes the demo's dataset (from /usr/share/games/fortunes) and model (a random tiny-llama) with
 // `train_bin` make-dataset / init-model, each only when it does not exist yet. `spec` is the demo

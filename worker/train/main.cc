@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "common/demo_job.h"
 #include "common/error.h"
 #include "common/job_spec.h"
 #include "worker/train/init_model.h"
@@ -25,22 +26,6 @@
 
 namespace gradpool {
 namespace {
-
-// The demo's job: LoRA on a tiny random Llama over the fortunes of Debian's `fortunes` package.
-constexpr const char* kDemoSpec = R"(name: fortunes-demo
-model: runs/demo/model
-dataset: runs/demo/fortunes.jsonl
-format: text
-seq_len: 128
-lora: {r: 16, alpha: 32, dropout: 0.0, target_modules: all-linear}
-optimizer: {lr: 3.0e-3, weight_decay: 0.0, warmup_steps: 5, schedule: cosine, clip_grad_norm: 1.0}
-batch: {global: 16, micro: 8}
-steps: 100
-precision: auto
-checkpoint_every: 20
-log_every: 10
-output: runs/demo/output
-)";
 
 // Exit status: 0 when finished, 128 + SIGTERM when stopped by a signal after checkpointing.
 int train(const JobSpec& spec, const TrainerOptions& options) {
@@ -51,18 +36,9 @@ int train(const JobSpec& spec, const TrainerOptions& options) {
 
 int demo(const TrainerOptions& options) {
   namespace fs = std::filesystem;
-  const std::string fortunes_dir = "/usr/share/games/fortunes";
-  const JobSpec spec = parse_job_spec(kDemoSpec, "the embedded demo spec");
+  const JobSpec spec = parse_job_spec(kDemoSpec, kDemoSpecSource);
   if (!fs::exists(spec.dataset)) {
-    std::vector<std::string> inputs;
-    if (fs::is_directory(fortunes_dir))
-      for (const auto& entry : fs::directory_iterator(fortunes_dir))
-        if (entry.is_regular_file() && entry.path().extension().empty())
-          inputs.push_back(entry.path().string());
-    if (inputs.empty())
-      fail("{}: no fortune files; install Debian's 'fortunes' package (scripts/setup.sh does)",
-           fortunes_dir);
-    std::sort(inputs.begin(), inputs.end());
+    const std::vector<std::string> inputs = fortune_files();
     fs::create_directories(fs::path(spec.dataset).parent_path());
     convert_text_records_to_jsonl(inputs, "%", spec.dataset);
     spdlog::info("demo: wrote {} from {} fortune files", spec.dataset, inputs.size());
