@@ -65,7 +65,7 @@ LocalService::LocalService(const LocalServiceOptions& options) : options_(option
   try {
     const std::string admin_token = issue_token(options.user, "admin");
     write_file_atomic((options.data_dir / "worker.token").string(),
-                      issue_token("local-worker", "worker") + "\n");
+                      issue_token("local", "worker") + "\n");
     start_coordinator();
     client_ = std::make_unique<Client>(Endpoint{address_, admin_token, ""}, 10.0);
     start_worker();

@@ -73,6 +73,39 @@ TEST_F(CoordinatorApiTest, CallersNeedATokenAndTheRightRole) {
   EXPECT_TRUE(harness_.list().empty());
 }
 
+// A worker token speaks for the worker of its name only; an admin token for any worker.
+TEST_F(CoordinatorApiTest, AWorkerTokenActsOnlyAsItsOwnWorker) {
+  v1::RegisterRequest request;
+  request.set_worker_id("w2");
+  request.set_hostname("w2.local");
+  request.set_address("127.0.0.1");
+  request.add_gpus()->set_name("cpu");
+  v1::RegisterResponse response;
+  const auto register_as = [&](const std::string& token) {
+    return harness_.workers(token)->Register(make_context(harness_.as(token), 5000).get(), request,
+                                             &response);
+  };
+  const grpc::Status impostor = register_as(harness_.worker);  // the token of worker "node"
+  EXPECT_EQ(impostor.error_code(), grpc::StatusCode::PERMISSION_DENIED) << describe(impostor);
+  EXPECT_NE(impostor.error_message().find("'node' may not act as worker 'w2'"), std::string::npos)
+      << describe(impostor);
+  v1::HeartbeatRequest heartbeat;
+  heartbeat.set_worker_id("w2");
+  v1::HeartbeatResponse beat;
+  EXPECT_EQ(
+      harness_.workers(harness_.worker)
+          ->Heartbeat(make_context(harness_.as(harness_.worker), 5000).get(), heartbeat, &beat)
+          .error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(harness_.list_workers().empty());
+
+  const grpc::Status own = register_as(harness_.worker_token("w2"));
+  EXPECT_TRUE(own.ok()) << describe(own);
+  const grpc::Status admin = register_as(harness_.admin);
+  EXPECT_TRUE(admin.ok()) << describe(admin);
+  EXPECT_EQ(harness_.list_workers().size(), 1u);
+}
+
 TEST_F(CoordinatorApiTest, OnlyTheOwnerOrAnAdminMayCancel) {
   const uint64_t id = harness_.submit_ok(job_spec("mine"));
   EXPECT_EQ(harness_.cancel("", id).error_code(), grpc::StatusCode::UNAUTHENTICATED);

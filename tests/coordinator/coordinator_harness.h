@@ -156,7 +156,12 @@ class CoordinatorHarness {
     return job.state() == state && (attempt == 0 || job.attempt() == attempt);
   }
 
-  std::string alice, bob, admin, worker;  // tokens
+  // A new worker token for worker `id` (a worker token acts only as the worker of its name).
+  std::string worker_token(const std::string& id) const {
+    return coordinator_->tokens().add(id, Role::kWorker);
+  }
+
+  std::string alice, bob, admin, worker;  // tokens; `worker` belongs to worker "node"
 
  private:
   std::filesystem::path dir_;
@@ -183,7 +188,11 @@ class FakeWorker {
  public:
   FakeWorker(const CoordinatorHarness& harness, std::string id, int slots,
              std::string gpu_name = "cpu")
-      : harness_(harness), id_(std::move(id)), slots_(slots), gpu_name_(std::move(gpu_name)) {}
+      : harness_(harness),
+        id_(std::move(id)),
+        token_(harness.worker_token(id_)),
+        slots_(slots),
+        gpu_name_(std::move(gpu_name)) {}
 
   grpc::Status register_worker() {
     v1::RegisterRequest request;
@@ -199,9 +208,9 @@ class FakeWorker {
     }
     for (const auto& [key, report] : reports_) *request.add_ranks() = report;
     v1::RegisterResponse response;
-    const Endpoint endpoint = harness_.as(harness_.worker);
-    return harness_.workers(harness_.worker)
-        ->Register(make_context(endpoint, 5000).get(), request, &response);
+    const Endpoint endpoint = harness_.as(token_);
+    return harness_.workers(token_)->Register(make_context(endpoint, 5000).get(), request,
+                                              &response);
   }
 
   // One heartbeat; remembers new starts (as running) and drops forgotten ranks.
@@ -214,10 +223,9 @@ class FakeWorker {
       report.clear_progress();
     }
     v1::HeartbeatResponse response;
-    const Endpoint endpoint = harness_.as(harness_.worker);
+    const Endpoint endpoint = harness_.as(token_);
     const grpc::Status status =
-        harness_.workers(harness_.worker)
-            ->Heartbeat(make_context(endpoint, 5000).get(), request, &response);
+        harness_.workers(token_)->Heartbeat(make_context(endpoint, 5000).get(), request, &response);
     EXPECT_TRUE(status.ok()) << describe(status);
     for (const v1::RankRef& ref : response.forget()) reports_.erase(key_of(ref));
     for (const v1::RankAssignment& start : response.start()) {
@@ -272,6 +280,7 @@ class FakeWorker {
  private:
   const CoordinatorHarness& harness_;
   std::string id_;
+  std::string token_;
   int slots_;
   std::string gpu_name_;
   bool start_running_ = true;

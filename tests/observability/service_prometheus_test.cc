@@ -28,13 +28,8 @@ class ServicePrometheusTest : public ServiceTest {
   // A worker with `slots` CPU slots serving its ranks' /metrics on a free port; returns the port.
   uint16_t start_worker_serving_metrics(const std::string& id, int slots) {
     const fs::path port_file = dir_ / ("worker-" + id + ".metrics-port");
-    workers_[id] = std::make_unique<ChildProcess>(
-        Args{GRADPOOL_WORKER_BIN, "--coordinator", address(), "--token-file",
-             (dir_ / "worker.token").string(), "--id", id, "--cpu-slots", std::to_string(slots),
-             "--cache-dir", (dir_ / ("cache-" + id)).string(), "--train-bin", GRADPOOL_TRAIN_BIN,
-             "--stop-grace-s", "5", "--metrics-listen", "127.0.0.1:0", "--metrics-port-file",
-             port_file.string()},
-        next_log("worker-" + id));
+    start_worker(id, slots,
+                 {"--metrics-listen", "127.0.0.1:0", "--metrics-port-file", port_file.string()});
     return read_port(port_file);
   }
 

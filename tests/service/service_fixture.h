@@ -65,7 +65,6 @@ class ServiceTest : public ::testing::Test {
     port_ = pick_free_tcp_port();
     admin_token_ = add_token("root", "admin");
     worker_token_ = add_token("pool", "worker");
-    write_file_atomic((dir_ / "worker.token").string(), worker_token_);
   }
 
   void TearDown() override {
@@ -120,11 +119,14 @@ class ServiceTest : public ::testing::Test {
 
   // Starts a worker daemon with `slots` CPU slots (and the CA of a TLS coordinator).
   ChildProcess& start_worker(const std::string& id, int slots, const Args& extra = {}) {
+    // Each worker its own token: a worker token acts only as the worker of its name.
+    const fs::path token_file = dir_ / ("worker-" + id + ".token");
+    write_file_atomic(token_file.string(), add_token(id, "worker"));
     Args args = {GRADPOOL_WORKER_BIN,
                  "--coordinator",
                  address(),
                  "--token-file",
-                 (dir_ / "worker.token").string(),
+                 token_file.string(),
                  "--id",
                  id,
                  "--cpu-slots",
@@ -281,7 +283,7 @@ class ServiceTest : public ::testing::Test {
   inline static fs::path shared_;
   fs::path dir_, data_dir_;
   uint16_t port_ = 0;
-  std::string admin_token_, worker_token_;
+  std::string admin_token_, worker_token_;  // worker_token_: of a worker named "pool"
   std::string
       ca_cert_;  // PEM of the CA that signed a TLS coordinator's certificate; "" = plaintext
   Args coordinator_args_;
