@@ -15,13 +15,13 @@
 #include <filesystem>
 #include <thread>
 
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
 #include "common/error.h"
 #include "common/file_util.h"
 #include "common/metrics/metrics_server.h"
+#include "common/process_main.h"
 #include "worker/daemon/coordinator_client.h"
 #include "worker/daemon/rank_metrics_relay.h"
 #include "worker/daemon/rank_table.h"
@@ -205,15 +205,5 @@ int run(int argc, char** argv) {
 }  // namespace gradpool
 
 int main(int argc, char** argv) {
-  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
-      "", std::make_shared<spdlog::sinks::stderr_color_sink_mt>()));
-  try {
-    return gradpool::run(argc, argv);
-  } catch (const gradpool::Error& e) {
-    spdlog::error("{}", e.what());
-    return 1;
-  } catch (const std::exception& e) {
-    spdlog::critical("internal error: {}", e.what());
-    return 70;
-  }
+  return gradpool::process_main(gradpool::run, argc, argv);
 }

@@ -13,13 +13,13 @@
 #include <csignal>
 #include <filesystem>
 
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
 #include "common/demo_job.h"
 #include "common/error.h"
 #include "common/job_spec.h"
+#include "common/process_main.h"
 #include "worker/train/init_model.h"
 #include "worker/train/text_import.h"
 #include "worker/train/trainer.h"
@@ -135,15 +135,5 @@ int run(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   // Log lines, and so every [error], go to stderr; stdout carries the progress report alone.
-  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
-      "", std::make_shared<spdlog::sinks::stderr_color_sink_mt>()));
-  try {
-    return gradpool::run(argc, argv);
-  } catch (const gradpool::Error& e) {
-    spdlog::error("{}", e.what());
-    return 1;
-  } catch (const std::exception& e) {
-    spdlog::critical("internal error: {}", e.what());
-    return 70;
-  }
+  return gradpool::process_main(gradpool::run, argc, argv);
 }
