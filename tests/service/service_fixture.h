@@ -4,6 +4,7 @@
 // hardware: "GPUs" are CPU slots, because this machine (and CI) has no GPU.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -138,6 +139,10 @@ class ServiceTest : public ::testing::Test {
                  "--stop-grace-s",
                  "5"};
     if (!ca_cert_.empty()) args.insert(args.end(), {"--ca-cert", ca_cert_});
+    // Metrics on a free port unless the test says where: the default port (9471) stays free for
+    // the worker test that checks what happens when it is taken.
+    if (std::find(extra.begin(), extra.end(), "--metrics-listen") == extra.end())
+      args.insert(args.end(), {"--metrics-listen", "127.0.0.1:0"});
     args.insert(args.end(), extra.begin(), extra.end());
     workers_[id] = std::make_unique<ChildProcess>(args, next_log("worker-" + id));
     return *workers_[id];

@@ -44,7 +44,9 @@ TEST_F(WorkerProcessTest, RunsARankAndStopsItOnSigterm) {
       "while :; do sleep 0.05; done");
   auto daemon = worker({"--coordinator", server.address(), "--token-file",
                         (dir_ / "token").string(), "--id", "w1", "--cpu-slots", "2", "--cache-dir",
-                        (dir_ / "cache").string(), "--train-bin", script, "--stop-grace-s", "20"},
+                        (dir_ / "cache").string(), "--train-bin", script, "--stop-grace-s", "20",
+                        // Leaves the default port to the test that needs it free.
+                        "--metrics-listen", "127.0.0.1:0"},
                        {"GRADPOOL_TOKEN=should-not-reach-ranks"});
   ASSERT_TRUE(workers.wait_for([](const auto&, const auto& heartbeats) {
     const v1::RankReport* report = last_report(heartbeats);
